@@ -1,0 +1,281 @@
+"""Phase 1, configure: command line and environment -> Config.
+
+Option parsing stops at the first word that is not an option (POSIX getopt
+with a leading '+'), so ``tini-py ls -l`` runs ``ls -l``.  Every option has an
+environment variable; the command line wins.  Hand-written rather than
+argparse: it is on every container's start-up path.
+"""
+from tini_py import log
+from tini_py.signals import SIGTERM, parse_signal, signal_name, FORWARDED
+
+USAGE = "tini-py [OPTIONS] [--] COMMAND [ARG...]"
+
+
+class UsageError(Exception):
+    """Bad command line or environment: one line on stderr, exit status 2."""
+
+
+class Config:
+    __slots__ = (
+        "action", "command", "rewrites", "grace", "orphan_grace", "remap_exit",
+        "verbosity", "warn_reap", "pdeathsig", "delay", "profile", "extra_args",
+    )
+
+    def __init__(self):
+        self.action = "run"          # run | help | version | list-profiles | prestop
+        self.command = []
+        self.rewrites = {}           # received signal -> forwarded signal (0 = drop)
+        self.grace = None            # -t: seconds from a stop to SIGKILL, None = never
+        self.orphan_grace = 5.0
+        self.remap_exit = frozenset()
+        self.verbosity = log.WARNING
+        self.warn_reap = False
+        self.pdeathsig = 0
+        self.delay = 0.0
+        self.profile = None
+        self.extra_args = []         # the arguments of a subcommand (prestop)
+
+    @property
+    def graceful(self):
+        """What a received SIGTERM becomes (0 when it is dropped)."""
+        return self.rewrites.get(SIGTERM, SIGTERM)
+
+
+# long name -> (short letter, takes a value, environment variable)
+OPTIONS = {
+    "graceful": ("g", True, "TINI_PY_GRACEFUL"),
+    "rewrite": ("r", True, "TINI_PY_REWRITE"),
+    "grace": ("t", True, "TINI_PY_GRACE"),
+    "orphan-grace": (None, True, "TINI_PY_ORPHAN_GRACE"),
+    "delay": (None, True, "TINI_PY_DELAY"),
+    "profile": (None, True, "TINI_PY_PROFILE"),
+    "subreaper": ("s", False, "TINI_PY_SUBREAPER"),
+    "pdeathsig": ("p", True, "TINI_PY_PDEATHSIG"),
+    "remap-exit": ("e", True, "TINI_PY_REMAP_EXIT"),
+    "warn-reap": ("w", False, "TINI_PY_WARN_REAP"),
+    "verbose": ("v", False, None),
+    "quiet": ("q", False, None),
+    "version": (None, False, None),
+    "help": ("h", False, None),
+    "list-profiles": (None, False, None),
+}
+_BY_SHORT = {short: name for name, (short, _, _) in OPTIONS.items() if short}
+SUBCOMMANDS = ("prestop",)
+
+
+def configure(argv, environ):
+    """Build the Config from argv (without the program name) and the environment."""
+    given, rest = parse_command_line(argv)
+    config = Config()
+    apply_environment(config, environ)
+    apply_command_line(config, given)
+    if config.action != "run":
+        return config
+    if rest and rest[0] in SUBCOMMANDS and not _ended_with_double_dash(argv, rest):
+        config.action, config.extra_args = rest[0], rest[1:]
+        return config
+    if not rest:
+        raise UsageError("no command given: usage: " + USAGE)
+    config.command = rest
+    return config
+
+
+def _ended_with_double_dash(argv, rest):
+    return len(argv) > len(rest) and argv[len(argv) - len(rest) - 1] == "--"
+
+
+def parse_command_line(argv):
+    """Split argv into [(option name, value or None)] and the command."""
+    given = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--":
+            return given, argv[index + 1:]
+        if word.startswith("--"):
+            index = _parse_long(argv, index, given)
+        elif word.startswith("-") and word != "-":
+            index = _parse_short_cluster(argv, index, given)
+        else:
+            break
+    return given, argv[index:]
+
+
+def _parse_long(argv, index, given):
+    name, has_value, value = argv[index][2:].partition("=")
+    if name not in OPTIONS:
+        raise UsageError("unknown option '--%s'" % name)
+    takes_value = OPTIONS[name][1]
+    if takes_value and not has_value:
+        if index + 1 >= len(argv):
+            raise UsageError("option '--%s' needs a value" % name)
+        index += 1
+        value = argv[index]
+    elif not takes_value and has_value:
+        raise UsageError("option '--%s' takes no value" % name)
+    given.append((name, value if takes_value else None))
+    return index + 1
+
+
+def _parse_short_cluster(argv, index, given):
+    cluster = argv[index][1:]
+    for position, letter in enumerate(cluster):
+        name = _BY_SHORT.get(letter)
+        if name is None:
+            raise UsageError("unknown option '-%s'" % letter)
+        if not OPTIONS[name][1]:
+            given.append((name, None))
+            continue
+        value = cluster[position + 1:]
+        if not value:
+            if index + 1 >= len(argv):
+                raise UsageError("option '-%s' needs a value" % letter)
+            index += 1
+            value = argv[index]
+        given.append((name, value))
+        break
+    return index + 1
+
+
+def apply_environment(config, environ):
+    """TINI_PY_* variables, then tini's own; an empty variable counts as unset."""
+    def get(variable):
+        value = environ.get(variable, "")
+        return value if value.strip() else None
+
+    if get("TINI_VERBOSITY") is not None:
+        config.verbosity = _parse_verbosity("TINI_VERBOSITY", get("TINI_VERBOSITY"))
+    if get("TINI_PY_VERBOSITY") is not None:
+        config.verbosity = _parse_verbosity("TINI_PY_VERBOSITY", get("TINI_PY_VERBOSITY"))
+    # tini's TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP are switched on by
+    # their mere presence; tini-py always does both, so they need no action.
+    profile = get("TINI_PY_PROFILE")
+    if profile is not None:
+        apply_profile(config, profile, "TINI_PY_PROFILE")
+    for name, (_, takes_value, variable) in OPTIONS.items():
+        value = get(variable) if variable else None
+        if value is None or name == "profile":
+            continue
+        if takes_value:
+            for item in _split_list(name, value):
+                apply_option(config, name, item, variable)
+        else:
+            apply_switch(config, name, _parse_boolean(variable, value))
+
+
+def _split_list(name, value):
+    if name in ("rewrite", "remap-exit"):
+        return [item for item in value.split(",") if item.strip()]
+    return [value]
+
+
+def apply_command_line(config, given):
+    """Options from the command line, in order, on top of the environment."""
+    cleared = set()
+    verbosity = None
+    for name, value in given:
+        where = "--" + name
+        if name == "profile":
+            apply_profile(config, value, where)
+        elif name in ("rewrite", "remap-exit") and name not in cleared:
+            # A list option given on the command line replaces its variable.
+            cleared.add(name)
+            if name == "remap-exit":
+                config.remap_exit = frozenset()
+            apply_option(config, name, value, where)
+        elif name == "verbose":
+            verbosity = (log.WARNING if verbosity is None else verbosity) + 1
+        elif name == "quiet":
+            verbosity = log.ERROR
+        elif name in ("help", "version", "list-profiles"):
+            config.action = name
+        elif OPTIONS[name][1]:
+            apply_option(config, name, value, where)
+        else:
+            apply_switch(config, name, True)
+    if verbosity is not None:
+        config.verbosity = min(verbosity, log.DEBUG)
+
+
+def apply_profile(config, name, where):
+    from tini_py.profiles import lookup_profile
+    profile = lookup_profile(name)
+    if profile is None:
+        raise UsageError("%s: unknown profile %r (see 'tini-py --list-profiles')" % (where, name))
+    config.profile = profile.name
+    config.rewrites.update(profile.rewrites)
+
+
+def apply_switch(config, name, on):
+    if name == "warn-reap":
+        config.warn_reap = on
+    # --subreaper: tini-py registers as a subreaper whenever it is not PID 1.
+
+
+def apply_option(config, name, value, where):
+    if name == "graceful":
+        config.rewrites[SIGTERM] = _parse_signal(where, value, allow_zero=True)
+    elif name == "rewrite":
+        source, target = _parse_rewrite(where, value)
+        config.rewrites[source] = target
+    elif name == "grace":
+        config.grace = parse_seconds(where, value)
+    elif name == "orphan-grace":
+        config.orphan_grace = parse_seconds(where, value)
+    elif name == "delay":
+        config.delay = parse_seconds(where, value)
+    elif name == "pdeathsig":
+        config.pdeathsig = _parse_signal(where, value)
+    elif name == "remap-exit":
+        config.remap_exit = config.remap_exit | {_parse_exit_code(where, value)}
+
+
+def _parse_signal(where, value, allow_zero=False):
+    try:
+        return parse_signal(value, allow_zero=allow_zero)
+    except ValueError:
+        raise UsageError("%s: no such signal %r" % (where, value)) from None
+
+
+def _parse_rewrite(where, value):
+    source_text, colon, target_text = value.partition(":")
+    if not colon:
+        raise UsageError("%s: expected FROM:TO, got %r" % (where, value))
+    source = _parse_signal(where, source_text)
+    if source not in FORWARDED:
+        raise UsageError("%s: %s is never forwarded, so it cannot be rewritten"
+                         % (where, signal_name(source)))
+    return source, _parse_signal(where, target_text, allow_zero=True)
+
+
+def parse_seconds(where, value):
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.0 <= seconds < 1e9:  # also rejects nan and inf
+        raise UsageError("%s: expected a number of seconds >= 0, got %r" % (where, value))
+    return seconds
+
+
+def _parse_exit_code(where, value):
+    text = value.strip()
+    if not text.isdigit() or int(text) > 255:
+        raise UsageError("%s: expected an exit status from 0 to 255, got %r" % (where, value))
+    return int(text)
+
+
+def _parse_verbosity(where, value):
+    text = value.strip()
+    if not text.isdigit() or int(text) > log.DEBUG:
+        raise UsageError("%s: expected a verbosity from 0 to 3, got %r" % (where, value))
+    return int(text)
+
+
+def _parse_boolean(where, value):
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise UsageError("%s: expected 1/0, true/false, yes/no or on/off, got %r" % (where, value))

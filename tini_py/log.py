@@ -1,0 +1,47 @@
+"""One line per event on stderr, prefixed ``tini-py:``; stdout belongs to the child.
+
+Levels follow tini's: 0 errors, 1 warnings (default), 2 info (-v), 3 debug (-vv).
+"""
+import os
+
+ERROR, WARNING, INFO, DEBUG = 0, 1, 2, 3
+level = WARNING
+
+
+def set_level(new_level):
+    global level
+    level = new_level
+
+
+def error(message):
+    emit(ERROR, message)
+
+
+def warning(message):
+    emit(WARNING, message)
+
+
+def info(message):
+    if level >= INFO:
+        emit(INFO, message)
+
+
+def debug(message):
+    if level >= DEBUG:
+        emit(DEBUG, message)
+
+
+def emit(at_level, message):
+    if at_level > level:
+        return
+    line = "tini-py: " + message.replace("\n", " ") + "\n"
+    try:
+        data = os.fsencode(line)
+    except UnicodeError:
+        data = line.encode("utf-8", "backslashreplace")
+    try:
+        # A closed stderr (EPIPE, EBADF) or a full disk (ENOSPC) must not
+        # take PID 1 down: the log line is lost, nothing else is.
+        os.write(2, data)
+    except OSError:
+        pass

@@ -1,0 +1,107 @@
+"""Which signals tini-py blocks, waits for and forwards, and how they are named.
+
+Imports only the builtin ``_signal`` module: this runs before anything else at
+start-up, and ``signal.py`` would pull in ``enum`` for nothing.
+"""
+import _signal
+
+SIGCHLD = _signal.SIGCHLD
+SIGTERM = _signal.SIGTERM
+SIGKILL = _signal.SIGKILL
+RTMIN = _signal.SIGRTMIN
+RTMAX = _signal.SIGRTMAX
+
+# Faults the kernel raises on the thread that caused them.  They keep their
+# default action: blocking one does not help (the kernel unblocks it and kills
+# us anyway), and forwarding a fault of our own to the child would be a lie.
+SYNCHRONOUS_FAULTS = frozenset((
+    _signal.SIGSEGV, _signal.SIGBUS, _signal.SIGFPE, _signal.SIGILL,
+    _signal.SIGABRT, _signal.SIGTRAP, _signal.SIGSYS,
+))
+UNCATCHABLE = frozenset((_signal.SIGKILL, _signal.SIGSTOP))
+
+# valid_signals() already leaves out 32 and 33, which glibc keeps for itself.
+BLOCKED = frozenset(_signal.valid_signals()) - SYNCHRONOUS_FAULTS - UNCATCHABLE
+FORWARDED = BLOCKED - {SIGCHLD}
+
+# A forwarded signal in this set means "stop": it starts the -t clock.
+STOP_SIGNALS = frozenset((_signal.SIGTERM, _signal.SIGINT, _signal.SIGQUIT))
+
+_ALIASES = ("SIGCLD", "SIGIOT", "SIGPOLL")
+_BY_NAME = {
+    name[3:]: number
+    for name, number in vars(_signal).items()
+    if name.startswith("SIG") and not name.startswith("SIG_")
+    and name not in _ALIASES and name not in ("SIGRTMIN", "SIGRTMAX")
+}
+_BY_NUMBER = {number: name for name, number in _BY_NAME.items()}
+_BY_NAME.update(CLD=_signal.SIGCHLD, IOT=_signal.SIGABRT, POLL=_signal.SIGIO)
+
+
+def block_signals():
+    """Block every catchable signal; return the mask we inherited.
+
+    Kernel rule: PID 1 of a namespace gets no default action for a signal it
+    has no handler for -- the signal is simply dropped.  A blocked signal, in
+    contrast, stays pending until sigwaitinfo() collects it, so nothing that
+    arrives from here on is lost, even before the child exists.
+    """
+    return _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)
+
+
+def wait_for_signal(timeout):
+    """Sleep in the kernel until a blocked signal is pending; return its number.
+
+    ``timeout`` is seconds or None (no timeout: no wake-up at all while idle).
+    Returns None when the timeout expired first.
+    """
+    if timeout is None:
+        return _signal.sigwaitinfo(BLOCKED).si_signo
+    info = _signal.sigtimedwait(BLOCKED, max(timeout, 0.0))
+    return None if info is None else info.si_signo
+
+
+def signal_name(number):
+    """SIGTERM, SIGRTMIN+3, ... for log lines."""
+    if number in _BY_NUMBER:
+        return "SIG" + _BY_NUMBER[number]
+    if number == RTMAX:
+        return "SIGRTMAX"
+    if RTMIN <= number < RTMAX:
+        return "SIGRTMIN+%d" % (number - RTMIN)
+    return "signal %d" % number
+
+
+def parse_signal(text, allow_zero=False):
+    """QUIT, SIGQUIT, quit, 3, RTMIN+2, SIGRTMAX-1 -> number; ValueError if not."""
+    word = text.strip().upper()
+    if word.startswith("SIG"):
+        word = word[3:]
+    if word.isdigit():
+        number = int(word)
+        if number == 0 and allow_zero:
+            return 0
+        if number in _BY_NUMBER or RTMIN <= number <= RTMAX:
+            return number
+        raise ValueError("no such signal: %r" % text)
+    if word in _BY_NAME:
+        return _BY_NAME[word]
+    number = _parse_realtime(word)
+    if number is None:
+        raise ValueError("no such signal: %r" % text)
+    return number
+
+
+def _parse_realtime(word):
+    for base, name, sign in ((RTMIN, "RTMIN", 1), (RTMAX, "RTMAX", -1)):
+        if word == name:
+            return base
+        if word.startswith(name) and word[len(name):len(name) + 1] in ("+", "-"):
+            offset = word[len(name) + 1:]
+            if not offset.isdigit():
+                return None
+            number = base + int(offset) * (1 if word[len(name)] == "+" else -1)
+            if RTMIN <= number <= RTMAX and (word[len(name)] == "+") == (sign == 1):
+                return number
+            return None
+    return None

@@ -67,6 +67,7 @@ def configure(argv, environ):
     """Build the Config from argv (without the program name) and the environment."""
     given, rest = parse_command_line(argv)
     config = Config()
+    apply_profiles(config, given, environ)
     apply_environment(config, environ)
     apply_command_line(config, given)
     if config.action != "run":
@@ -149,9 +150,6 @@ def apply_environment(config, environ):
         config.verbosity = _parse_verbosity("TINI_PY_VERBOSITY", get("TINI_PY_VERBOSITY"))
     # tini's TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP are switched on by
     # their mere presence; tini-py always does both, so they need no action.
-    profile = get("TINI_PY_PROFILE")
-    if profile is not None:
-        apply_profile(config, profile, "TINI_PY_PROFILE")
     for name, (_, takes_value, variable) in OPTIONS.items():
         value = get(variable) if variable else None
         if value is None or name == "profile":
@@ -176,7 +174,7 @@ def apply_command_line(config, given):
     for name, value in given:
         where = "--" + name
         if name == "profile":
-            apply_profile(config, value, where)
+            continue  # applied first, by apply_profiles
         elif name in ("rewrite", "remap-exit") and name not in cleared:
             # A list option given on the command line replaces its variable.
             cleared.add(name)
@@ -195,6 +193,19 @@ def apply_command_line(config, given):
             apply_switch(config, name, True)
     if verbosity is not None:
         config.verbosity = min(verbosity, log.DEBUG)
+
+
+def apply_profiles(config, given, environ):
+    """A profile is the bottom layer: explicit -g/-r, from the environment
+    or the command line, override it; --profile replaces TINI_PY_PROFILE."""
+    chosen = None
+    if environ.get("TINI_PY_PROFILE", "").strip():
+        chosen = (environ["TINI_PY_PROFILE"], "TINI_PY_PROFILE")
+    for name, value in given:
+        if name == "profile":
+            chosen = (value, "--profile")
+    if chosen is not None:
+        apply_profile(config, *chosen)
 
 
 def apply_profile(config, name, where):

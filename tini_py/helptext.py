@@ -1,0 +1,44 @@
+"""The text of `tini-py --help` (kept apart: only --help pays for it)."""
+
+HELP = """\
+usage: tini-py [OPTIONS] [--] COMMAND [ARG...]
+       tini-py prestop [--sleep SECONDS] [--signal SIG] [--wait SECONDS]
+
+A small init for containers: runs COMMAND in its own process group, forwards
+every catchable signal to that group, reaps every zombie, and exits with
+COMMAND's status.  Options stop at the first word that is not an option.
+
+options (environment variable in brackets; the command line wins):
+  -g, --graceful SIG      send SIG to the child when tini-py gets SIGTERM
+                          (same as -r TERM:SIG)               [TINI_PY_GRACEFUL]
+  -r, --rewrite FROM:TO   rewrite a received signal; TO=0 drops it; repeatable
+                                                  [TINI_PY_REWRITE, comma list]
+  -t, --grace SECONDS     SIGKILL everything SECONDS after a stop signal
+                          (TERM, INT, QUIT) was forwarded      [TINI_PY_GRACE]
+      --orphan-grace SECONDS
+                          after the child exits, give the processes left this
+                          long after the graceful signal, then SIGKILL them
+                          (default 5)                   [TINI_PY_ORPHAN_GRACE]
+      --delay SECONDS     hold a received SIGTERM this long before forwarding
+                          it; a second SIGTERM goes at once    [TINI_PY_DELAY]
+      --profile NAME      graceful signal and rewrites of a known server
+                          (see --list-profiles)              [TINI_PY_PROFILE]
+  -e, --remap-exit CODE   treat the child's exit status CODE as 0; repeatable
+                                               [TINI_PY_REMAP_EXIT, comma list]
+  -p, --pdeathsig SIG     get SIG when tini-py's parent dies [TINI_PY_PDEATHSIG]
+  -s, --subreaper         accepted for tini; tini-py is always a subreaper
+                          when it is not PID 1     [TINI_PY_SUBREAPER, TINI_SUBREAPER]
+  -w, --warn-reap         log every zombie reaped besides the child
+                                                           [TINI_PY_WARN_REAP]
+  -v, --verbose           more log lines on stderr; -vv for debug
+  -q, --quiet             errors only       [TINI_PY_VERBOSITY, TINI_VERBOSITY 0-3]
+      --list-profiles     list the profiles and exit
+      --version           print the version and exit
+  -h, --help              print this help and exit
+
+SIG is a name or number: QUIT, SIGQUIT, quit, 3, RTMIN+2, RTMAX-1.
+
+exit status: the child's; 128+N if it was killed by signal N; 126 COMMAND
+could not be executed; 127 COMMAND not found; 2 usage error; 125 tini-py
+could not start the child.
+"""

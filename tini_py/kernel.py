@@ -1,0 +1,46 @@
+"""Phase 2b, register with the kernel: child subreaper and parent-death signal.
+
+Both are Linux prctl(2) calls, reached through ctypes.  ctypes costs a few
+milliseconds to import, so it is loaded only when one of them is needed.
+"""
+import os
+
+from tini_py import log
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def register_with_kernel(pdeathsig):
+    """Become a subreaper when not PID 1; ask for pdeathsig if one was given.
+
+    Returns False if the parent is already gone (pdeathsig would never come).
+    """
+    if os.getpid() == 1 and not pdeathsig:
+        return True
+    parent_before = os.getppid()
+    prctl = _load_prctl()
+    if os.getpid() != 1 and not _call(prctl, PR_SET_CHILD_SUBREAPER, 1):
+        log.warning("cannot become a child subreaper; orphans of the command "
+                    "will be reaped by the real init instead")
+    if pdeathsig:
+        if not _call(prctl, PR_SET_PDEATHSIG, pdeathsig):
+            log.warning("cannot set the parent-death signal")
+        # Kernel rule: pdeathsig fires when the parent dies *after* the
+        # prctl; a parent that died before it is seen only as a new ppid.
+        elif os.getppid() != parent_before:
+            return False
+    return True
+
+
+def _load_prctl():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                      ctypes.c_ulong, ctypes.c_ulong)
+    return prctl
+
+
+def _call(prctl, option, value):
+    return prctl(option, value, 0, 0, 0) == 0

@@ -1,0 +1,141 @@
+"""Reaping zombies, and finding and signalling everything tini-py started.
+
+As PID 1 of a namespace every other process there is ours: the kernel
+re-parents orphans to us and kill(-1) reaches exactly them.  Not as PID 1, we
+are a child subreaper; kill(-1) would hit the whole host, so we find our
+descendants by walking the ppid links in /proc and signal each by pidfd.
+"""
+import os
+import _signal
+
+from tini_py import log
+
+
+def reap_children(main_pid, on_reaped):
+    """Collect every exited child without blocking; SIGCHLD coalesces, so
+    one signal may stand for many exits.  Calls on_reaped(pid, status)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        on_reaped(pid, status)
+
+
+def describe_status(status):
+    if os.WIFSIGNALED(status):
+        from tini_py.signals import signal_name
+        return "was killed by %s" % signal_name(os.WTERMSIG(status))
+    return "exited with status %d" % os.WEXITSTATUS(status)
+
+
+def exit_code_of(status):
+    """The shell's convention: the exit status, or 128+N for a death by signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def others_alive(is_pid1):
+    """Is any process besides tini-py left that it is responsible for?"""
+    if is_pid1:
+        try:
+            os.kill(-1, 0)  # reaches every process of the namespace but us
+            return True
+        except OSError:
+            return False
+    return bool(living_descendants())
+
+
+def signal_everyone(number, is_pid1, group):
+    """Send ``number`` to the child's group and every other process we own."""
+    if is_pid1:
+        try:
+            os.kill(-1, number)
+        except OSError:
+            pass
+        return
+    try:
+        os.kill(-group, number)
+    except OSError:
+        pass
+    for pid in living_descendants():
+        signal_descendant(pid, number)
+
+
+def signal_descendant(pid, number):
+    """Signal ``pid`` only if it is still our descendant once pinned.
+
+    A pidfd names one process for good; a pid can be reused by an unrelated
+    process between reading /proc and kill(), a pidfd cannot.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if is_descendant(pid):
+            _signal.pidfd_send_signal(pidfd, number)
+    except OSError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def living_descendants():
+    """Pids of every non-zombie process below us in the ppid tree."""
+    parent_of, zombies = read_process_table()
+    me = os.getpid()
+    children_of = {}
+    for pid, parent in parent_of.items():
+        children_of.setdefault(parent, []).append(pid)
+    found, frontier = [], [me]
+    while frontier:
+        for child in children_of.get(frontier.pop(), ()):
+            found.append(child)
+            frontier.append(child)
+    return [pid for pid in found if pid not in zombies]
+
+
+def is_descendant(pid):
+    me = os.getpid()
+    for _ in range(4096):
+        parent = _read_stat(pid)
+        if parent is None:
+            return False
+        pid = parent[0]
+        if pid == me:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
+def read_process_table():
+    parent_of, zombies = {}, set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _read_stat(int(entry))
+        if stat is None:
+            continue
+        parent_of[int(entry)] = stat[0]
+        if stat[1] == "Z":
+            zombies.add(int(entry))
+    return parent_of, zombies
+
+
+def _read_stat(pid):
+    """(ppid, state) of pid, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as source:
+            data = source.read()
+    except OSError:
+        return None
+    # The command name in parentheses may itself contain spaces and ')'.
+    fields = data[data.rfind(b")") + 2:].split()
+    try:
+        return int(fields[1]), fields[0].decode()
+    except (IndexError, ValueError):
+        return None

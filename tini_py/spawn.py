@@ -1,0 +1,100 @@
+"""Phase 3, spawn: fork the command into its own process group and exec it.
+
+Between fork and exec the child undoes everything tini-py did to its own
+signal state, so the command starts as if tini-py were not there.
+"""
+import os
+import _signal
+
+from tini_py import log
+
+EXIT_FORK_FAILED = 125
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+
+
+def spawn_child(command, inherited_mask):
+    """Start ``command``; return its pid (which is also its process group id)."""
+    take_terminal = owns_foreground_terminal()
+    environment = original_environment()
+    try:
+        pid = os.fork()
+    except OSError as error:
+        log.error("cannot fork to run '%s': %s" % (command[0], error.strerror))
+        os._exit(EXIT_FORK_FAILED)
+    if pid == 0:
+        become_command(command, inherited_mask, take_terminal, environment)
+    # Both parent and child call setpgid: whichever runs first wins the race,
+    # so the group exists before the parent forwards anything to it.
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it already, or has exec'd (EACCES), or is gone
+    log.info("started '%s' as pid %d" % (" ".join(command), pid))
+    return pid
+
+
+def owns_foreground_terminal():
+    """True when stdin is a terminal whose foreground group is ours."""
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def original_environment():
+    """The environment exactly as tini-py received it.
+
+    Python may have changed os.environ before our first line ran (PEP 538
+    sets LC_CTYPE when the locale is C); the kernel keeps the original in
+    /proc/self/environ.
+    """
+    try:
+        with open("/proc/self/environ", "rb") as source:
+            entries = source.read().split(b"\0")
+    except OSError:
+        return os.environ
+    environment = {}
+    for entry in entries:
+        name, equals, value = entry.partition(b"=")
+        if equals and name:
+            environment[name] = value
+    return environment
+
+
+def become_command(command, inherited_mask, take_terminal, environment):
+    """In the forked child: reset signal state, exec; never returns."""
+    try:
+        os.setpgid(0, 0)
+        if take_terminal:
+            # Kernel rule: tcsetpgrp from a background group raises SIGTTOU
+            # unless the caller blocks or ignores it; we still block it here.
+            os.tcsetpgrp(0, os.getpgrp())
+        restore_signal_state(inherited_mask)
+        os.execvpe(command[0], command, environment)
+    except OSError as error:
+        report_exec_failure(command[0], error)
+    except BaseException:
+        os._exit(EXIT_FORK_FAILED)
+
+
+def restore_signal_state(inherited_mask):
+    """Undo Python's dispositions, then our mask.
+
+    exec keeps ignored signals ignored (only caught ones go back to the
+    default), so Python's SIG_IGN for SIGPIPE and SIGXFSZ must be undone by
+    hand.  SIGINT goes back to the default before unblocking: Python's own
+    handler would turn a SIGINT arriving before exec into KeyboardInterrupt.
+    """
+    for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(number, _signal.SIG_DFL)
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, inherited_mask)
+
+
+def report_exec_failure(program, error):
+    log.error("cannot run '%s': %s" % (program, error.strerror or error))
+    if error.errno in (2, 20):  # ENOENT, ENOTDIR: nothing there to run
+        os._exit(EXIT_NOT_FOUND)
+    os._exit(EXIT_NOT_EXECUTABLE)

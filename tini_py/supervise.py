@@ -1,0 +1,168 @@
+"""Phase 4, supervise: wait for a signal, then forward it or reap.
+
+The loop sleeps in sigwaitinfo()/sigtimedwait() on the blocked mask: no
+handler ever runs asynchronously, and while nothing happens the process does
+not wake up at all.  The only timeouts are the -t, --delay and
+--orphan-grace deadlines.
+"""
+import os
+import time
+
+from tini_py import log
+from tini_py.reap import (describe_status, others_alive, reap_children,
+                          signal_everyone)
+from tini_py.signals import (SIGCHLD, SIGKILL, SIGTERM, STOP_SIGNALS,
+                             signal_name, wait_for_signal)
+
+KILL_RETRY_SECONDS = 5.0
+
+
+class Supervisor:
+    def __init__(self, config, child_pid, is_pid1):
+        self.config = config
+        self.child = child_pid
+        self.group = child_pid
+        self.is_pid1 = is_pid1
+        self.status = None          # the main child's wait status, once reaped
+        self.stopping = False       # a stop signal has been forwarded
+        self.stop_deadline = None   # monotonic time of the -t SIGKILL
+        self.held_term_until = None  # monotonic time a --delay'ed TERM is due
+
+    # -- the loop ---------------------------------------------------------
+
+    def supervise_child(self):
+        """Run until the main child has exited; return its wait status."""
+        while self.status is None:
+            self.step(self.handle_signal)
+        return self.status
+
+    def drain_leftovers(self):
+        """After the main child: stop every process still there, then reap it.
+
+        Nothing tini-py started may outlive it.  Leftovers get the graceful
+        signal (unless a stop already sent it), --orphan-grace seconds, then
+        SIGKILL.
+        """
+        self.reap()
+        if not others_alive(self.is_pid1):
+            return
+        if not self.stopping:
+            graceful = self.config.graceful or SIGTERM
+            log.info("main child is gone but processes remain; sending them %s"
+                     % signal_name(graceful))
+            signal_everyone(graceful, self.is_pid1, self.group)
+        deadline = time.monotonic() + self.config.orphan_grace
+        if self.stop_deadline is not None:
+            deadline = min(deadline, self.stop_deadline)
+        while others_alive(self.is_pid1) and time.monotonic() < deadline:
+            self.step(self.forward_to_everyone, deadline)
+        if others_alive(self.is_pid1):
+            log.warning("processes still alive %gs after the main child exited; "
+                        "sending SIGKILL" % self.config.orphan_grace)
+            self.kill_until_gone()
+
+    def step(self, on_signal, deadline=None):
+        """Wait for one signal or deadline and act on it; never raise.
+
+        PID 1 must not die of a Python exception: an unexpected error is
+        logged and the loop goes on.
+        """
+        try:
+            self.wait_and_act(on_signal, deadline)
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            log.error("internal error, carrying on: %s: %s"
+                      % (type(error).__name__, error))
+            time.sleep(0.1)
+
+    def wait_and_act(self, on_signal, deadline):
+        now = time.monotonic()
+        due = [t for t in (deadline, self.stop_deadline, self.held_term_until)
+               if t is not None]
+        number = wait_for_signal(min(due) - now if due else None)
+        if number == SIGCHLD:
+            self.reap()
+        elif number is not None:
+            on_signal(number)
+        self.run_due_timers()
+
+    # -- signals ----------------------------------------------------------
+
+    def handle_signal(self, number):
+        if number == SIGTERM and self.config.delay > 0:
+            if self.held_term_until is None:
+                self.held_term_until = time.monotonic() + self.config.delay
+                log.info("received SIGTERM, holding it %gs (--delay)" % self.config.delay)
+                return
+            self.held_term_until = None
+            log.info("received a second SIGTERM during --delay; forwarding now")
+        self.forward(number)
+
+    def forward(self, number):
+        target = self.config.rewrites.get(number, number)
+        if target == 0:
+            log.info("received %s, dropped (rewritten to 0)" % signal_name(number))
+            return
+        log.info("received %s, forwarding %s to process group %d"
+                 % (signal_name(number), signal_name(target), self.group))
+        try:
+            os.kill(-self.group, target)
+        except ProcessLookupError:
+            # The child left its group (setpgid/setsid to another id): fall
+            # back to the child itself.
+            try:
+                os.kill(self.child, target)
+            except ProcessLookupError:
+                pass
+        if number == SIGTERM or target in STOP_SIGNALS:
+            self.start_stop_clock(target)
+
+    def forward_to_everyone(self, number):
+        target = self.config.rewrites.get(number, number)
+        if target:
+            signal_everyone(target, self.is_pid1, self.group)
+
+    def start_stop_clock(self, target):
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.config.grace is None:
+            return
+        self.stop_deadline = time.monotonic() + self.config.grace
+        log.info("%s sent; SIGKILL in %gs (-t)" % (signal_name(target), self.config.grace))
+
+    def run_due_timers(self):
+        now = time.monotonic()
+        if self.held_term_until is not None and now >= self.held_term_until:
+            self.held_term_until = None
+            self.forward(SIGTERM)
+        if self.stop_deadline is not None and now >= self.stop_deadline:
+            self.stop_deadline = None  # fire once; the loop goes on
+            log.warning("grace period of %gs is over; sending SIGKILL to every process"
+                        % self.config.grace)
+            signal_everyone(SIGKILL, self.is_pid1, self.group)
+
+    # -- reaping ----------------------------------------------------------
+
+    def reap(self):
+        reap_children(self.child, self.on_reaped)
+
+    def on_reaped(self, pid, status):
+        if pid == self.child:
+            self.status = status
+            log.info("main child %d %s" % (pid, describe_status(status)))
+        elif self.config.warn_reap:
+            log.warning("reaped zombie process %d, which %s" % (pid, describe_status(status)))
+        else:
+            log.debug("reaped process %d, which %s" % (pid, describe_status(status)))
+
+    def kill_until_gone(self):
+        give_up = time.monotonic() + KILL_RETRY_SECONDS
+        while True:
+            signal_everyone(SIGKILL, self.is_pid1, self.group)
+            self.reap()
+            if not others_alive(self.is_pid1):
+                return
+            if time.monotonic() >= give_up:
+                log.error("some processes survived SIGKILL (uninterruptible?); exiting anyway")
+                return
+            self.step(self.forward_to_everyone, time.monotonic() + 0.1)

@@ -174,7 +174,7 @@ class TiniProc:
 
     def __init__(self, mode, args, env=None, stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(),
-                 preexec_fn=None, cwd=None):
+                 preexec_fn=None, cwd=None, new_session=True):
         self.mode = mode
         self.args = list(args)
         self.command = tini_command(mode, args)
@@ -187,7 +187,7 @@ class TiniProc:
         self.popen = subprocess.Popen(
             self.command, env=tini_env(env) if not isinstance(env, _RawEnv) else dict(env),
             stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=pass_fds,
-            preexec_fn=preexec, cwd=cwd, start_new_session=preexec_fn is None)
+            preexec_fn=preexec, cwd=cwd, start_new_session=new_session)
         self.started = time.monotonic()
         self._pid = self.popen.pid if mode == "subreaper" else None
         self._known = set()

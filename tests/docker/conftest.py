@@ -1,0 +1,507 @@
+"""Real-container tests: a Docker engine, a base image, the example image.
+
+Everything here is session scoped and self-contained (no registry pulls, no
+network inside containers):
+
+* ``docker_engine``: uses a reachable engine (``$DOCKER_HOST`` or the default
+  socket); otherwise, as root, installs docker.io when ``dockerd`` is missing
+  and starts a private ``dockerd`` (no bridge, no iptables) whose state lives
+  under /var/tmp/tini-py-docker (kept between runs, so images are cached).
+  That dockerd is stopped (SIGTERM, by pid) when the session ends.
+* ``base_image``: ``tini-py-base:<recipe hash>``, a debootstrap'ed Debian
+  bookworm minbase with python3 and procps (no pip), imported with
+  ``docker import``; built once, then reused.
+* ``tini_image``: Dockerfile.example built on the base image with
+  ``--network none``; tini-py inside is the zipapp from tools/build_zipapp.py.
+* ``containers``: starts containers (always ``--network none``, labelled
+  ``tini-py-test``) and removes them after the test.
+
+If no engine can be had, the tests are skipped with the reason; set
+TINI_PY_DOCKER_REQUIRED=1 to make that an error instead (CI).
+"""
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+STATE = Path(os.environ.get("TINI_PY_DOCKER_DIR", "/var/tmp/tini-py-docker"))
+SOCKET = STATE / "docker.sock"
+PIDFILE = STATE / "dockerd.pid"
+LABEL = "tini-py-test"
+REQUIRED = os.environ.get("TINI_PY_DOCKER_REQUIRED", "") not in ("", "0")
+
+# The base image recipe; its hash is the image tag, so changing it rebuilds.
+BASE_RECIPE = {
+    "version": 1,
+    "suite": "bookworm",
+    "variant": "minbase",
+    "include": ["python3", "procps"],
+}
+BASE_REPO = "tini-py-base"
+EXAMPLE_IMAGE = "tini-py-example:test"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+def _unavailable(reason):
+    if REQUIRED:
+        pytest.fail("docker tests required (TINI_PY_DOCKER_REQUIRED) but: " + reason,
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+def _note(message):
+    """Progress for slow setup steps; visible with -s, kept in STATE/setup.log."""
+    line = "[tini-py docker] %s\n" % message
+    sys.stderr.write(line)
+    with contextlib.suppress(OSError):
+        STATE.mkdir(parents=True, exist_ok=True)
+        with open(STATE / "setup.log", "a") as log:
+            log.write(time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + line)
+
+
+@contextlib.contextmanager
+def _locked(name, shared=False):
+    """A file lock under STATE so concurrent pytest sessions cooperate."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(STATE / name, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def docker(*args, host=None, check=True, timeout=120, input=None, env=None):
+    """Run the docker CLI; returns CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    if host:
+        full_env["DOCKER_HOST"] = host
+    full_env.setdefault("DOCKER_BUILDKIT", "0")  # legacy builder: no buildx needed
+    full_env.update(env or {})
+    result = subprocess.run(["docker", *args], capture_output=True, text=True,
+                            timeout=timeout, input=input, env=full_env)
+    if check and result.returncode != 0:
+        raise RuntimeError("docker %s failed (%d): %s" % (
+            " ".join(args[:3]), result.returncode, (result.stderr or result.stdout).strip()))
+    return result
+
+
+def _engine_answers(host):
+    try:
+        result = docker("version", "--format", "{{.Server.Version}}",
+                        host=host, check=False, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _apt_install(packages):
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    lock = ["-o", "DPkg::Lock::Timeout=300"]
+    _note("apt-get install %s" % " ".join(packages))
+    for attempt in range(2):
+        if attempt:
+            subprocess.run(["apt-get", *lock, "update", "-qq"], env=env,
+                           capture_output=True, timeout=600)
+        result = subprocess.run(["apt-get", *lock, "install", "-y", "-qq", *packages],
+                                env=env, capture_output=True, text=True, timeout=1200)
+        if result.returncode == 0:
+            return None
+    return (result.stderr or result.stdout).strip()[-500:]
+
+
+def _ensure_tools(tools):
+    """tools: {command: debian package}; installs missing ones as root."""
+    missing = sorted({pkg for cmd, pkg in tools.items() if shutil.which(cmd) is None})
+    if not missing:
+        return None
+    if os.geteuid() != 0:
+        return "missing %s and not root to apt-get install them" % ", ".join(missing)
+    error = _apt_install(missing)
+    if error:
+        return "apt-get install %s failed: %s" % (" ".join(missing), error)
+    still = [cmd for cmd in tools if shutil.which(cmd) is None]
+    return "still missing after install: %s" % ", ".join(still) if still else None
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        with open("/proc/%d/stat" % pid, "rb") as stat:
+            data = stat.read()
+        if data[data.rfind(b")") + 2:][:1] == b"Z":
+            return False
+    return True
+
+
+def _our_dockerd_pid():
+    """pid of the dockerd this fixture started (from our own pidfile), if alive."""
+    try:
+        pid = int(PIDFILE.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+    return pid if os.path.basename(exe).startswith("dockerd") and _pid_alive(pid) else None
+
+
+def _start_dockerd():
+    """Start a private dockerd; returns (host, pid) or raises RuntimeError."""
+    host = "unix://%s" % SOCKET
+    errors = []
+    for driver in (None, "overlay2", "vfs"):
+        args = ["dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false",
+                "--data-root", str(STATE / "data"), "--exec-root", str(STATE / "exec"),
+                "--pidfile", str(PIDFILE), "-H", host]
+        if driver:
+            args += ["--storage-driver", driver]
+        (STATE / "data").mkdir(parents=True, exist_ok=True)
+        (STATE / "exec").mkdir(parents=True, exist_ok=True)
+        log_path = STATE / "dockerd.log"
+        _note("starting %s" % " ".join(args))
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if SOCKET.exists() and _engine_answers(host):
+                _note("dockerd pid %d ready (storage driver %s)"
+                      % (process.pid, driver or "default"))
+                return host, process
+            time.sleep(0.3)
+        tail = log_path.read_text(errors="replace").splitlines()[-5:]
+        errors.append("driver %s: %s" % (driver or "default", " | ".join(tail)))
+        _stop_dockerd(process.pid, process)
+    raise RuntimeError("dockerd did not start: " + " ;; ".join(errors))
+
+
+def _stop_dockerd(pid, process=None):
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return
+        if process is None and not _pid_alive(pid):
+            return
+        time.sleep(0.2)
+    _note("dockerd %d ignored SIGTERM for 40s; SIGKILL" % pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if process is not None:
+        process.wait(10)
+
+
+class Engine:
+    def __init__(self, host, owned):
+        self.host = host
+        self.owned = owned  # True: our private dockerd
+
+    def __call__(self, *args, **kwargs):
+        return docker(*args, host=self.host, **kwargs)
+
+    def image_exists(self, ref):
+        return self("image", "inspect", ref, check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    # 1. An engine that already answers: $DOCKER_HOST, the default socket, ours.
+    candidates = []
+    if os.environ.get("DOCKER_HOST"):
+        candidates.append(os.environ["DOCKER_HOST"])
+    candidates += ["unix:///var/run/docker.sock", "unix://%s" % SOCKET]
+    if shutil.which("docker"):
+        for host in candidates:
+            if host.startswith("unix://") and not os.path.exists(host[len("unix://"):]):
+                continue
+            if _engine_answers(host):
+                yield from _use_engine(host, started=None)
+                return
+    # 2. Start our own.
+    if os.geteuid() != 0:
+        _unavailable("no Docker engine reachable and not root to start one")
+    problem = _ensure_tools({"dockerd": "docker.io", "docker": "docker.io",
+                             "containerd": "docker.io", "runc": "docker.io"})
+    if problem:
+        _unavailable("cannot install Docker: " + problem)
+    with _locked("engine.lock"):
+        host = "unix://%s" % SOCKET
+        if _engine_answers(host):
+            started = None
+        else:
+            try:
+                host, started = _start_dockerd()
+            except RuntimeError as error:
+                _unavailable(str(error))
+    yield from _use_engine(host, started)
+
+
+def _use_engine(host, started):
+    os.environ["DOCKER_HOST"] = host  # for testinfra's docker backend and subprocesses
+    engine = Engine(host, owned=started is not None)
+    # A shared lock for the session's lifetime: the last session out stops dockerd.
+    users = open(STATE / "engine.users", "a+") if STATE.is_dir() else None
+    if users:
+        fcntl.flock(users, fcntl.LOCK_SH)
+    _remove_leftovers(engine)
+    try:
+        yield engine
+    finally:
+        _remove_leftovers(engine)
+        if users:
+            fcntl.flock(users, fcntl.LOCK_UN)
+            if started is not None or _our_dockerd_pid():
+                # Ours (this session's, or one a crashed session left behind).
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    _note("dockerd left running: another test session uses it")
+                else:
+                    pid = started.pid if started is not None else _our_dockerd_pid()
+                    if pid and host == "unix://%s" % SOCKET:
+                        _note("stopping dockerd %d" % pid)
+                        _stop_dockerd(pid, started)
+                    fcntl.flock(users, fcntl.LOCK_UN)
+            users.close()
+
+
+def _remove_leftovers(engine):
+    """Our containers that are not running (crashed sessions leave these)."""
+    result = engine("ps", "-aq", "--filter", "label=%s" % LABEL,
+                    "--filter", "status=exited", "--filter", "status=created", check=False)
+    ids = result.stdout.split()
+    if ids:
+        engine("rm", "-f", *ids, check=False)
+
+
+# --------------------------------------------------------------- images
+
+def _apt_mirror():
+    """The Debian mirror apt uses on this machine (only registries are reachable)."""
+    sources = sorted(Path("/etc/apt").glob("sources.list.d/*")) + [Path("/etc/apt/sources.list")]
+    for path in sources:
+        with contextlib.suppress(OSError):
+            for line in path.read_text().splitlines():
+                line = line.strip()
+                if line.startswith("#"):
+                    continue
+                for word in line.replace("URIs:", " ").split():
+                    if word.startswith(("http://", "https://")) \
+                            and word.rstrip("/").endswith("/debian"):
+                        return word.rstrip("/")
+    return DEFAULT_MIRROR
+
+
+def base_tag():
+    digest = hashlib.sha256(json.dumps(BASE_RECIPE, sort_keys=True).encode()).hexdigest()
+    return "%s:%s" % (BASE_REPO, digest[:12])
+
+
+def _build_base(engine, tag):
+    problem = _ensure_tools({"debootstrap": "debootstrap"})
+    if problem:
+        _unavailable("cannot build the base image: " + problem)
+    mirror = _apt_mirror()
+    workdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=STATE))
+    rootfs = workdir / "rootfs"
+    try:
+        started = time.monotonic()
+        _note("debootstrap %s into %s from %s (about a minute)"
+              % (BASE_RECIPE["suite"], rootfs, mirror))
+        result = subprocess.run(
+            ["debootstrap", "--variant=" + BASE_RECIPE["variant"],
+             "--include=" + ",".join(BASE_RECIPE["include"]),
+             BASE_RECIPE["suite"], str(rootfs), mirror],
+            capture_output=True, text=True, timeout=1800)
+        if result.returncode != 0:
+            _unavailable("debootstrap failed: " + (result.stderr or result.stdout)[-800:])
+        # Small, and no pip: the zipapp must run without it.
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / junk, ignore_errors=True)
+            (rootfs / junk).mkdir(parents=True, exist_ok=True)
+        debootstrapped = time.monotonic() - started
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
+                               stdout=subprocess.PIPE)
+        imported = subprocess.run(
+            ["docker", "import", "--change", 'CMD ["/bin/sh"]',
+             "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "--message", "tini-py test base: " + json.dumps(BASE_RECIPE, sort_keys=True),
+             "-", tag],
+            stdin=tar.stdout, capture_output=True, text=True, timeout=600,
+            env=dict(os.environ, DOCKER_HOST=engine.host))
+        tar.stdout.close()
+        tar.wait()
+        if imported.returncode != 0 or tar.returncode != 0:
+            raise RuntimeError("docker import failed: " + imported.stderr.strip())
+        _note("base image %s built: debootstrap %.1fs, total %.1fs"
+              % (tag, debootstrapped, time.monotonic() - started))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine):
+    tag = base_tag()
+    if docker_engine.image_exists(tag):
+        return tag
+    with _locked("base-image.lock"):
+        if not docker_engine.image_exists(tag):
+            _build_base(docker_engine, tag)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def zipapp(tmp_path_factory):
+    """dist/tini-py.pyz, freshly built from the working tree."""
+    output = REPO / "dist" / "tini-py.pyz"
+    subprocess.run([sys.executable, str(REPO / "tools" / "build_zipapp.py"),
+                    "--output", str(output)], check=True, capture_output=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def tini_image(docker_engine, base_image, zipapp, tmp_path_factory):
+    """Dockerfile.example on the base image; built offline (--network none)."""
+    context = tmp_path_factory.mktemp("docker-context")
+    (context / "dist").mkdir()
+    shutil.copy2(zipapp, context / "dist" / "tini-py.pyz")
+    shutil.copy2(REPO / "Dockerfile.example", context / "Dockerfile")
+    docker_engine("build", "--network", "none", "--label", LABEL,
+                  "--build-arg", "BASE_IMAGE=" + base_image,
+                  "-t", EXAMPLE_IMAGE, str(context), timeout=600)
+    # Builds replace the tag; drop the old, now dangling, test images.
+    docker_engine("image", "prune", "-f", "--filter", "label=" + LABEL, check=False)
+    return EXAMPLE_IMAGE
+
+
+# ----------------------------------------------------------- containers
+
+class Container:
+    def __init__(self, engine, cid, outdir):
+        self.engine = engine
+        self.id = cid
+        self.out = outdir  # host directory mounted at /out
+
+    def __repr__(self):
+        return "<Container %s>" % self.id[:12]
+
+    def inspect(self):
+        return json.loads(self.engine("inspect", self.id).stdout)[0]
+
+    @property
+    def running(self):
+        return self.inspect()["State"]["Running"]
+
+    @property
+    def exit_code(self):
+        return self.inspect()["State"]["ExitCode"]
+
+    def logs(self):
+        result = self.engine("logs", self.id, check=False)
+        return result.stdout + result.stderr
+
+    def events(self):
+        """Lines of /out/events (written by tests/docker/worker.py)."""
+        with contextlib.suppress(FileNotFoundError):
+            return (self.out / "events").read_text().splitlines()
+        return []
+
+    def exec(self, *command, timeout=60, check=False):
+        return self.engine("exec", self.id, *command, timeout=timeout, check=check)
+
+    def stop(self, timeout):
+        """docker stop -t TIMEOUT; returns (elapsed seconds, exit code)."""
+        started = time.monotonic()
+        self.engine("stop", "-t", str(timeout), self.id, timeout=timeout + 60)
+        elapsed = time.monotonic() - started
+        return elapsed, self.exit_code
+
+    def wait(self, timeout=60):
+        """docker wait: the exit code, once the container has stopped."""
+        return int(self.engine("wait", self.id, timeout=timeout).stdout.strip())
+
+    def kill(self, sig):
+        self.engine("kill", "-s", sig, self.id)
+
+    def host(self):
+        """A testinfra host inside the container (docker exec backend)."""
+        import testinfra
+        return testinfra.get_host("docker://" + self.id)
+
+    def processes(self):
+        """[(pid, ppid, stat, args)] from inside, by ps (procps)."""
+        result = self.exec("ps", "-eww", "-o", "pid=,ppid=,stat=,args=", check=True)
+        rows = []
+        for line in result.stdout.splitlines():
+            pid, ppid, stat, *args = line.split(None, 3)
+            rows.append((int(pid), int(ppid), stat, args[0] if args else ""))
+        return rows
+
+    def wait_for(self, predicate, timeout=30, interval=0.1, what="condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out after %ss waiting for %s; logs:\n%s\nevents: %s"
+                                     % (timeout, what, self.logs(), self.events()))
+            time.sleep(interval)
+
+    def wait_for_event(self, event, timeout=30):
+        return self.wait_for(lambda: event in self.events(), timeout=timeout,
+                             what="event %r" % event)
+
+    def wait_for_log(self, text, timeout=30):
+        return self.wait_for(lambda: text in self.logs(), timeout=timeout,
+                             what="log text %r" % text)
+
+
+@pytest.fixture
+def containers(docker_engine, tmp_path):
+    """Factory: containers(image, *command, entrypoint=None, env=None) -> Container.
+
+    Every container runs with --network none and gets the host directory
+    tmp_path/out mounted at /out and tests/docker at /t (read-only).  All are
+    removed (docker rm -f) when the test ends.
+    """
+    started = []
+
+    def run(image, *command, entrypoint=None, env=None, options=()):
+        outdir = tmp_path / ("out%d" % len(started))
+        outdir.mkdir()
+        args = ["run", "-d", "--network", "none", "--label", LABEL,
+                "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % HERE]
+        if entrypoint is not None:
+            args += ["--entrypoint", entrypoint]
+        for key, value in (env or {}).items():
+            args += ["-e", "%s=%s" % (key, value)]
+        args += [*options, image, *command]
+        cid = docker_engine(*args).stdout.strip()
+        container = Container(docker_engine, cid, outdir)
+        started.append(container)
+        return container
+
+    yield run
+    for container in started:
+        docker_engine("rm", "-f", "-v", container.id, check=False)

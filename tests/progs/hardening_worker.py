@@ -1,0 +1,53 @@
+"""Test child for the hardening tests: works while recording signals.
+
+    hardening_worker.py LOG READY CODE
+
+Handles every catchable signal except SIGCHLD: appends its number, one per
+line, to LOG.  On SIGTERM it logs it and exits with CODE.  Between signals
+it keeps busy: hashes data and now and then forks a child that exits at
+once (so SIGCHLD keeps coming to tini-py during a storm).  Writes its pid to
+READY (atomically) when set up.
+"""
+import hashlib
+import os
+import signal
+import sys
+import time
+
+
+def main():
+    log, ready, code = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    log_fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def handler(sig, frame):
+        os.write(log_fd, b"%d\n" % sig)
+        if sig == signal.SIGTERM:
+            os._exit(code)
+
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            continue
+        try:
+            signal.signal(sig, handler)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    with open(ready + ".tmp", "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.rename(ready + ".tmp", ready)
+
+    data = b"x" * 4096
+    last_fork = time.monotonic()
+    while True:
+        data = hashlib.sha256(data).digest() * 128
+        if time.monotonic() - last_fork > 0.05:
+            last_fork = time.monotonic()
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        time.sleep(0.001)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,11 @@
 """Test child: makes N orphans for tini-py to reap.
 
-    orphans.py N READY [LIFETIME] [PIDFILE]
+    orphans.py N READY [LIFETIME|GOFILE] [PIDFILE]
 
 Forks an intermediate process that forks N grandchildren and exits at once,
 so the grandchildren are reparented to tini-py (PID 1 or subreaper).  Each
-grandchild sleeps LIFETIME seconds (default 0.3) and exits.  When all of
+grandchild sleeps LIFETIME seconds (default 0.3), or until GOFILE exists
+when the argument is not a number, and exits.  When all of
 them are gone (their pipe ends closed), writes "done\n" to READY and sleeps
 until signalled (SIGTERM: default action).  PIDFILE, when given, gets the
 grandchildren's pids, one per line (in this process's namespace).
@@ -17,7 +18,11 @@ import time
 def main():
     count = int(sys.argv[1])
     ready = sys.argv[2]
-    lifetime = float(sys.argv[3]) if len(sys.argv) > 3 else 0.3
+    lifetime = sys.argv[3] if len(sys.argv) > 3 else "0.3"
+    try:
+        lifetime, gofile = float(lifetime), None
+    except ValueError:
+        lifetime, gofile = None, lifetime
     pidfile = sys.argv[4] if len(sys.argv) > 4 else None
     read_end, write_end = os.pipe()
     pids_r, pids_w = os.pipe()
@@ -29,7 +34,11 @@ def main():
             pid = os.fork()
             if pid == 0:
                 os.close(pids_w)
-                time.sleep(lifetime)
+                if gofile is None:
+                    time.sleep(lifetime)
+                else:
+                    while not os.path.exists(gofile):
+                        time.sleep(0.05)
                 os._exit(0)
             os.write(pids_w, b"%d\n" % pid)
         os._exit(0)

@@ -22,6 +22,9 @@
  *                        pipe tells the moment) send SIGTERM to it, then wait
  *                        up to TIMEOUT_MS.  Prints "delivered STATUS MS" or
  *                        "lost" (then SIGKILLs it, which ends the namespace).
+ *   maskwatch TIMEOUT_MS CMD...
+ *                        like nsrun, but polls /proc/PID/status every 50 us
+ *                        and prints "masked MS": exec to SIGTERM blocked.
  *   soakchild            child for bench/soak.py: counts every signal it
  *                        gets, makes a short-lived orphan every 50 ms; on
  *                        TERM prints the counts to stderr and exits 0.
@@ -213,27 +216,39 @@ static int cmd_storm(int argc, char **argv)
     return 0;
 }
 
-static int cmd_nsrun(int argc, char **argv)
+/* unshare --pid --fork --mount-proc argv[0..]: returns the child's pid once
+ * it has exec'd (the close-on-exec pipe reads EOF); *t_exec = that moment. */
+static pid_t spawn_pid1(char **cmd, uint64_t *t_exec)
 {
-    if (argc < 5) return 2;
-    long delay_us = atol(argv[2]);
-    long timeout_ms = atol(argv[3]);
     int p[2];
     if (pipe2(p, O_CLOEXEC)) die("pipe2");
-    if (unshare(CLONE_NEWPID | CLONE_NEWNS)) die("unshare");
+    if (unshare(CLONE_NEWPID)) die("unshare");
     pid_t c = fork();
     if (c < 0) die("fork");
     if (c == 0) {
         close(p[0]);
+        /* A mount namespace of the child's own: the parent keeps the host /proc. */
+        if (unshare(CLONE_NEWNS)) die("unshare mount");
         if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) die("mount private");
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) die("mount proc");
-        execvp(argv[4], argv + 4);
+        execvp(cmd[0], cmd);
         die("exec");
     }
     close(p[1]);
     char ch;
     while (read(p[0], &ch, 1) < 0 && errno == EINTR) ;  /* EOF: exec happened */
-    uint64_t t_exec = now_ns();
+    *t_exec = now_ns();
+    close(p[0]);
+    return c;
+}
+
+static int cmd_nsrun(int argc, char **argv)
+{
+    if (argc < 5) return 2;
+    long delay_us = atol(argv[2]);
+    long timeout_ms = atol(argv[3]);
+    uint64_t t_exec;
+    pid_t c = spawn_pid1(argv + 4, &t_exec);
     uint64_t t_kill = t_exec + (uint64_t)delay_us * 1000u;
     struct timespec ts = { (time_t)(t_kill / 1000000000u), (long)(t_kill % 1000000000u) };
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) ;
@@ -258,7 +273,40 @@ static int cmd_nsrun(int argc, char **argv)
     return 0;
 }
 
-static volatile sig_atomic_t dummy;
+/* Time from exec of CMD (as PID 1 of a new namespace) until SIGTERM shows in
+ * its SigBlk: from then on a TERM sent to it is kept, not dropped. */
+static int cmd_maskwatch(int argc, char **argv)
+{
+    if (argc < 4) return 2;
+    long timeout_ms = atol(argv[2]);
+    uint64_t t_exec, t = 0;
+    pid_t c = spawn_pid1(argv + 3, &t_exec);
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)c);
+    struct timespec pause = { 0, 50000 };
+    int found = 0;
+    for (;;) {
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) break;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        t = now_ns();
+        if (n <= 0) break;
+        buf[n] = 0;
+        char *blk = strstr(buf, "SigBlk:");
+        if (blk) {
+            unsigned long long mask = strtoull(blk + 7, NULL, 16);
+            if (mask & (1ull << (SIGTERM - 1))) { found = 1; break; }
+        }
+        if (t - t_exec > (uint64_t)timeout_ms * 1000000u) break;
+        nanosleep(&pause, NULL);
+    }
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    if (found) printf("masked %.3f\n", (t - t_exec) / 1e6);
+    else printf("never\n");
+    return 0;
+}
 
 static int cmd_soakchild(void)
 {
@@ -306,6 +354,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "blast")) return cmd_blast(argc, argv);
     if (!strcmp(argv[1], "storm")) return cmd_storm(argc, argv);
     if (!strcmp(argv[1], "nsrun")) return cmd_nsrun(argc, argv);
+    if (!strcmp(argv[1], "maskwatch")) return cmd_maskwatch(argc, argv);
     if (!strcmp(argv[1], "soakchild")) return cmd_soakchild();
     fprintf(stderr, "benchtool: unknown command %s\n", argv[1]);
     return 2;

@@ -142,10 +142,17 @@ def children(pid):
 
 # ----------------------------------------------------------------- session
 
+def pin_to(cpu):
+    """preexec_fn pinning a process (and what it starts) to one CPU, or None."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 class Session:
     """unshare --pid --fork --mount-proc INIT CHILD; knows the init's host pid."""
 
-    def __init__(self, init, child_argv, tmp, fifo=True):
+    def __init__(self, init, child_argv, tmp, fifo=True, cpu=None):
         self.init = init
         self.fd = None
         self.fifo = None
@@ -157,7 +164,7 @@ class Session:
         self.errlog = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(UNSHARE + init.argv + child_argv, env=init.env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.errlog)
+                                     stderr=self.errlog, preexec_fn=pin_to(cpu))
         self.pid = None
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.proc.poll() is None:
@@ -228,22 +235,24 @@ class Session:
 
 # ----------------------------------------------------------------- metrics
 
-def run_signal_session(init, tool, tmp, cfg, do_soak):
-    """Idle wake-ups/CPU, RSS, ping-pong latency and (optionally) the soak, in one session."""
+def run_signal_session(init, tool, tmp, cfg, do_idle, do_soak):
+    """RSS, ping-pong latency and (optionally) idle wake-ups/CPU and the soak, in one session."""
     res = {}
-    s = Session(init, [tool, "child", "@FIFO@"], tmp)
+    s = Session(init, [tool, "child", "@FIFO@"], tmp, cpu=cfg.cpu)
     try:
         s.wait_ready()
         time.sleep(0.3)  # let start-up finish
         res["rss_kb"] = rss_kb(s.pid)
-        c0, t0, w0 = ctxt_switches(s.pid), cpu_seconds(s.pid), time.monotonic()
-        time.sleep(cfg.idle)
-        c1, t1, w1 = ctxt_switches(s.pid), cpu_seconds(s.pid), time.monotonic()
-        res["wakeups"] = (c1 - c0) / (w1 - w0)
-        res["idle_cpu_ms"] = (t1 - t0) * 1000 / (w1 - w0)
+        if do_idle:
+            c0, t0, w0 = ctxt_switches(s.pid), cpu_seconds(s.pid), time.monotonic()
+            time.sleep(cfg.idle)
+            c1, t1, w1 = ctxt_switches(s.pid), cpu_seconds(s.pid), time.monotonic()
+            res["wakeups"] = (c1 - c0) / (w1 - w0)
+            res["idle_cpu_ms"] = (t1 - t0) * 1000 / (w1 - w0)
         os.set_blocking(s.fd, True)
         r = subprocess.run([tool, "pingpong", str(s.pid), str(s.fd), str(cfg.samples + 50), str(cfg.gap_us)],
-                           pass_fds=(s.fd,), stdout=subprocess.PIPE, timeout=600)
+                           pass_fds=(s.fd,), stdout=subprocess.PIPE, timeout=600,
+                           preexec_fn=pin_to(cfg.cpu))
         if r.returncode != 0:
             raise RuntimeError("%s: pingpong failed (%s)" % (init.name, s.stderr()))
         res["lat_ns"] = [int(x) for x in r.stdout.split()][50:]
@@ -314,8 +323,15 @@ def run_startup(inits, runs):
 
 
 def run_early(inits, tool, delays_ms, reps):
+    """TERM d ms after exec: [delivered, total] per delay; and ms from exec to TERM blocked."""
     res = {i.name: {d: [0, 0] for d in delays_ms} for i in inits}
+    masked = {i.name: [] for i in inits}
     for _ in range(reps):
+        for init in inits:
+            r = subprocess.run([tool, "maskwatch", "5000"] + init.argv + ["sleep", "5"],
+                               env=init.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
+            words = r.stdout.split()
+            masked[init.name].append(float(words[1]) if words[:1] == [b"masked"] else float("inf"))
         for d in delays_ms:
             for init in inits:
                 r = subprocess.run([tool, "nsrun", str(int(d * 1000)), "1000"] + init.argv + ["sleep", "5"],
@@ -324,7 +340,7 @@ def run_early(inits, tool, delays_ms, reps):
                 res[init.name][d][1] += 1
                 if word == "delivered":
                     res[init.name][d][0] += 1
-    return res
+    return res, {n: statistics.median(v) for n, v in masked.items()}
 
 
 # ------------------------------------------------------------------ report
@@ -385,7 +401,7 @@ def machine_info(cfg, bins):
     ]
 
 
-def build_table(names, m, py_names):
+def build_table(names, m, py_names, floors):
     """Rows = metrics, columns = inits, then goal / tini-py ratio / PASS-MISS."""
     def ratio(name, metric, ref):
         a, b = m[metric].get(name), m[metric].get(ref)
@@ -397,10 +413,11 @@ def build_table(names, m, py_names):
 
     def ratio_goal(metric, ref, limit):
         def check(name):
-            r = ratio(name, metric, ref)
+            against = floors.get(name, ref) if ref == "floor" else ref
+            r = ratio(name, metric, against)
             if r is None:
                 return "-", None
-            return "%.2fx %s" % (r, ref), r <= limit
+            return "%.2fx %s" % (r, against), r <= limit
         return check
 
     def idle_goal(name):
@@ -423,6 +440,7 @@ def build_table(names, m, py_names):
         ("idle CPU (ms/s)", "idle_cpu", 3, "", None),
         ("start-up cost (ms)", "startup", 2, "<= 1.3x floor", ratio_goal("startup", "floor", 1.3)),
         ("zombie storm reaped (ms)", "storm", 1, "<= 2x tini", ratio_goal("storm", "tini", 2.0)),
+        ("exec to SIGTERM blocked (ms, median)", "masked", 2, "", None),
         ("TERM 0 ms after exec delivered", "early0", 0, "", None),
         ("TERM 5 ms after exec delivered", "early5", 0, "", None),
         ("TERM 10 ms after exec delivered", "early10", 0, "", None),
@@ -457,14 +475,18 @@ def main():
     ap.add_argument("--tini-py", metavar="PATH", help="tini-py console script to use "
                     "(default: pip install the repo into a temporary venv made from this python)")
     ap.add_argument("--only", metavar="NAMES", help="comma list of inits to run (tini,dumb-init,"
-                    "catatonit,floor,tini-py,py-m)")
+                    "catatonit,floor,floor-venv,tini-py,py-m)")
     ap.add_argument("--output", default=os.path.join(HERE, "results.md"))
+    ap.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)),
+                    help="pin latency sessions (sender, init, child) to this CPU (default: the last)")
+    ap.add_argument("--no-pin", dest="cpu", action="store_const", const=None,
+                    help="do not pin latency sessions")
     cfg = ap.parse_args()
     if cfg.quick:
-        cfg.samples, cfg.rounds, cfg.gap_us, cfg.idle = 500, 1, 100, 2.0
+        cfg.samples, cfg.rounds, cfg.gap_us, cfg.idle = 250, 2, 100, 2.0
         cfg.startup_runs, cfg.storm, cfg.storm_reps, cfg.early_reps, cfg.soak = 20, 10000, 1, 3, 50000
     else:
-        cfg.samples, cfg.rounds, cfg.gap_us, cfg.idle = 2000, 3, 100, 5.0
+        cfg.samples, cfg.rounds, cfg.gap_us, cfg.idle = 500, 10, 100, 5.0
         cfg.startup_runs, cfg.storm, cfg.storm_reps, cfg.early_reps, cfg.soak = 100, 10000, 3, 10, 1000000
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (unshare --pid)")
@@ -487,6 +509,12 @@ def main():
         if ok:
             script = make_console_script(tmp, cfg.tini_py)
             if script:
+                # The script runs under the venv's python, which skips the base
+                # interpreter's site-packages (.pth files): its fair floor is
+                # the floor init run by that same venv python.
+                shebang = open(script, "rb").readline()[2:].decode().strip().split()
+                if shebang and shebang[0] != PY:
+                    inits.append(Init("floor-venv", shebang + [os.path.join(HERE, "floor_init.py")]))
                 inits.append(Init("tini-py", [script, "--"]))
                 py_names.append("tini-py")
             inits.append(py_m)
@@ -500,21 +528,23 @@ def main():
         names = [i.name for i in inits]
 
         metrics = {k: {} for k in ("p50", "p99", "rss", "wakeups", "idle_cpu", "startup", "storm",
-                                   "early0", "early5", "early10", "early20", "soak_counts",
+                                   "masked", "early0", "early5", "early10", "early20", "soak_counts",
                                    "soak_growth")}
         lat = {n: [] for n in names}
         per = {n: {"rss": [], "wakeups": [], "idle_cpu": []} for n in names}
         for rnd in range(cfg.rounds):
             order = inits[rnd % len(inits):] + inits[:rnd % len(inits)]
             for init in order:
-                last = rnd == cfg.rounds - 1
-                log("round %d/%d: %s: idle, RSS, latency%s" % (rnd + 1, cfg.rounds, init.name,
-                                                               ", soak" if last else ""))
-                r = run_signal_session(init, tool, tmp, cfg, last)
+                first, last = rnd == 0, rnd == cfg.rounds - 1
+                log("round %d/%d: %s: RSS, latency%s%s" % (rnd + 1, cfg.rounds, init.name,
+                                                           ", idle" if first else "",
+                                                           ", soak" if last else ""))
+                r = run_signal_session(init, tool, tmp, cfg, first, last)
                 lat[init.name] += r["lat_ns"]
                 per[init.name]["rss"].append(r["rss_kb"] / 1024)
-                per[init.name]["wakeups"].append(r["wakeups"])
-                per[init.name]["idle_cpu"].append(r["idle_cpu_ms"])
+                if first:
+                    per[init.name]["wakeups"].append(r["wakeups"])
+                    per[init.name]["idle_cpu"].append(r["idle_cpu_ms"])
                 if last:
                     sk = r["soak"]
                     metrics["soak_counts"][init.name] = "%d / %d" % (sk["received"], sk["sent"])
@@ -538,23 +568,28 @@ def main():
         metrics["startup"].update(startup)
 
         log("early TERM: %d reps" % cfg.early_reps)
-        early = run_early(inits, tool, (0, 5, 10, 20), cfg.early_reps)
+        early, masked = run_early(inits, tool, (0, 5, 10, 20), cfg.early_reps)
+        metrics["masked"].update(masked)
         for n in names:
             for d in (0, 5, 10, 20):
                 metrics["early%d" % d][n] = "%d/%d" % tuple(early[n][d])
 
-        table, misses = build_table(names, metrics, py_names)
+        table, misses = build_table(names, metrics, py_names,
+                                    {"tini-py": "floor-venv" if "floor-venv" in names else "floor",
+                                     "py-m": "floor"})
         info = machine_info(cfg, bins)
         legend = [
             "Inits: `tini -g --`, `dumb-init --`, `catatonit -g --`; floor = `python3 bench/floor_init.py` "
-            "(smallest correct Python init); tini-py = console script from a venv of the same python; "
-            "py-m = `python3 -m tini_py --`.",
+            "(smallest correct Python init), run by the python running the bench; floor-venv = the same "
+            "floor run by the venv python; tini-py = the installed `tini-py` script from a venv made "
+            "from that python (compared with floor-venv); py-m = `python3 -m tini_py --` "
+            "(compared with floor).",
             "Latency: CLOCK_MONOTONIC before kill(PID 1, SIGUSR1) to CLOCK_MONOTONIC in the child's "
-            "sigwaitinfo, ping-pong. Start-up: median of `unshare ... INIT -- /bin/true` minus "
+            "sigwaitinfo, ping-pong, sender/init/child pinned to CPU %s, %d-us gap. Start-up: median of `unshare ... INIT -- /bin/true` minus "
             "`unshare ... /bin/true` (%.2f ms). Storm: %d orphans re-parented to PID 1 exit at once; "
             "time until PID 1 has no children but the storm process. Early TERM: delivered = init "
             "exited within 1 s (child `sleep 5`). Soak: SIGUSR2 blasted at PID 1 (coalescing allowed)."
-            % (base_ms, cfg.storm),
+            % (cfg.cpu, cfg.gap_us, base_ms, cfg.storm),
         ]
         print()
         print("\n".join(table))

@@ -391,6 +391,7 @@ def machine_info(cfg, bins):
         "- kernel: %s %s" % (platform.system(), platform.release()),
         "- cpu: %s x %d" % (cpu, os.cpu_count() or 0),
         "- python: %s (%s)" % (platform.python_version(), PY),
+        "- load average (1 min) at start / end: %s / %s" % (cfg.load_start, os.getloadavg()[0]),
         "- tini: %s (%s); dumb-init: %s; catatonit: %s" % (
             ver([bins["tini"], "--version"]), bins["tini"], ver([bins["dumb-init"], "--version"]),
             ver([bins["catatonit"], "--version"])),
@@ -491,6 +492,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (unshare --pid)")
 
+    cfg.load_start = os.getloadavg()[0]
     bins = ensure_debian_inits()
     tmp = tempfile.mkdtemp(prefix="tini-py-bench.")
     try:

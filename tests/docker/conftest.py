@@ -49,6 +49,15 @@ BASE_RECIPE = {
     "variant": "minbase",
     "include": ["python3", "procps"],
 }
+# Fallback when debootstrap cannot run: a rootfs copied from this machine's
+# own Debian packages (dpkg -L) -- the python3 interpreter, its stdlib and
+# libraries, dash, coreutils, procps; pip is not among them.
+HOST_ROOTS = ["base-files", "dash", "coreutils", "procps", "debianutils", "sed", "grep",
+              "python3-minimal", "libpython3-stdlib"]
+HOST_SKIP = {"dpkg", "init-system-helpers", "debconf", "perl-base", "tzdata", "install-info",
+             "python3-pip", "python3-setuptools", "python3-distutils", "python3-lib2to3"}
+# TINI_PY_DOCKER_BASE=host forces the fallback (to test it); "debootstrap" forbids it.
+BASE_SOURCE = os.environ.get("TINI_PY_DOCKER_BASE", "")
 BASE_REPO = "tini-py-base"
 EXAMPLE_IMAGE = "tini-py-example:test"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -312,33 +321,124 @@ def _apt_mirror():
     return DEFAULT_MIRROR
 
 
-def base_tag():
-    digest = hashlib.sha256(json.dumps(BASE_RECIPE, sort_keys=True).encode()).hexdigest()
-    return "%s:%s" % (BASE_REPO, digest[:12])
+def base_tag(source="debootstrap"):
+    recipe = dict(BASE_RECIPE) if source == "debootstrap" else {"host": HOST_ROOTS, "version": 1}
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+    return "%s:%s%s" % (BASE_REPO, "" if source == "debootstrap" else "host-", digest[:12])
 
 
-def _build_base(engine, tag):
+def _debootstrap(rootfs):
+    """Debian minbase + python3 + procps; returns None or the failure."""
     problem = _ensure_tools({"debootstrap": "debootstrap"})
     if problem:
-        _unavailable("cannot build the base image: " + problem)
+        return problem
     mirror = _apt_mirror()
-    workdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=STATE))
-    rootfs = workdir / "rootfs"
+    _note("debootstrap %s into %s from %s (about a minute)"
+          % (BASE_RECIPE["suite"], rootfs, mirror))
     try:
-        started = time.monotonic()
-        _note("debootstrap %s into %s from %s (about a minute)"
-              % (BASE_RECIPE["suite"], rootfs, mirror))
         result = subprocess.run(
             ["debootstrap", "--variant=" + BASE_RECIPE["variant"],
              "--include=" + ",".join(BASE_RECIPE["include"]),
              BASE_RECIPE["suite"], str(rootfs), mirror],
             capture_output=True, text=True, timeout=1800)
-        if result.returncode != 0:
-            _unavailable("debootstrap failed: " + (result.stderr or result.stdout)[-800:])
-        # Small, and no pip: the zipapp must run without it.
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(rootfs / junk, ignore_errors=True)
-            (rootfs / junk).mkdir(parents=True, exist_ok=True)
+    except subprocess.TimeoutExpired:
+        return "debootstrap took more than 30 minutes"
+    if result.returncode != 0:
+        return "debootstrap failed: " + (result.stderr or result.stdout)[-800:]
+    # Small, and no pip: the zipapp must run without it.
+    for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        shutil.rmtree(rootfs / junk, ignore_errors=True)
+        (rootfs / junk).mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _installed_packages():
+    """{package: [[alternative, ...], ...]} for every installed package."""
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\n"],
+        capture_output=True, text=True, check=True)
+    packages = {}
+    for line in result.stdout.splitlines():
+        name, status, depends = (line.split("\t") + ["", ""])[:3]
+        if not status.startswith("ii"):
+            continue
+        groups = []
+        for group in depends.split(","):
+            alternatives = [a.split("(")[0].split(":")[0].strip() for a in group.split("|")]
+            alternatives = [a for a in alternatives if a]
+            if alternatives:
+                groups.append(alternatives)
+        packages[name] = groups
+    return packages
+
+
+def _assemble_from_host(rootfs):
+    """Copy the files of HOST_ROOTS and their installed dependencies."""
+    if shutil.which("dpkg-query") is None:
+        return "no dpkg on this machine"
+    installed = _installed_packages()
+    missing = [root for root in HOST_ROOTS if root not in installed]
+    if missing:
+        return "packages not installed here: %s" % ", ".join(missing)
+    chosen, todo = set(), list(HOST_ROOTS)
+    while todo:
+        package = todo.pop()
+        if package in chosen or package in HOST_SKIP:
+            continue
+        chosen.add(package)
+        for alternatives in installed[package]:
+            present = [a for a in alternatives if a in installed]
+            if present:
+                todo.append(present[0])
+    _note("assembling a rootfs from %d host packages" % len(chosen))
+    rootfs.mkdir(parents=True)
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / top
+        if host.is_symlink() and not os.readlink(host).startswith("/"):  # merged /usr
+            (rootfs / top).symlink_to(os.readlink(host))
+            (rootfs / os.readlink(host)).mkdir(parents=True, exist_ok=True)
+    listing = subprocess.run(["dpkg", "-L", *sorted(chosen)], capture_output=True, text=True)
+    for line in sorted(set(listing.stdout.splitlines())):
+        if not line.startswith("/") or line.startswith(("/usr/share/doc", "/usr/share/man",
+                                                        "/usr/share/locale", "/usr/share/info")):
+            continue
+        source = Path(line)
+        target = rootfs / line.lstrip("/")
+        if not (source.exists() or source.is_symlink()):
+            continue
+        # Resolve the parent through the rootfs' own /bin -> usr/bin links.
+        target = Path(os.path.realpath(target.parent)) / target.name \
+            if target.parent.exists() else target
+        if source.is_dir() and not source.is_symlink():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            continue
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+    for directory in ("proc", "sys", "dev", "tmp", "root", "etc", "var/tmp", "run"):
+        (rootfs / directory).mkdir(parents=True, exist_ok=True)
+    os.chmod(rootfs / "tmp", 0o1777)
+    (rootfs / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    (rootfs / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    return None
+
+
+def _build_base(engine, tag, source):
+    workdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=STATE))
+    rootfs = workdir / "rootfs"
+    try:
+        started = time.monotonic()
+        if source == "debootstrap":
+            problem = _debootstrap(rootfs)
+        else:
+            problem = _assemble_from_host(rootfs)
+        if problem:
+            return problem
         debootstrapped = time.monotonic() - started
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
                                stdout=subprocess.PIPE)
@@ -353,21 +453,33 @@ def _build_base(engine, tag):
         tar.wait()
         if imported.returncode != 0 or tar.returncode != 0:
             raise RuntimeError("docker import failed: " + imported.stderr.strip())
-        _note("base image %s built: debootstrap %.1fs, total %.1fs"
-              % (tag, debootstrapped, time.monotonic() - started))
+        _note("base image %s built: %s %.1fs, total %.1fs"
+              % (tag, source, debootstrapped, time.monotonic() - started))
+        return None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def base_image(docker_engine):
-    tag = base_tag()
-    if docker_engine.image_exists(tag):
-        return tag
-    with _locked("base-image.lock"):
-        if not docker_engine.image_exists(tag):
-            _build_base(docker_engine, tag)
-    return tag
+    """tini-py-base:<hash>: debootstrap, else (or with TINI_PY_DOCKER_BASE=host)
+    assembled from the host's packages."""
+    sources = {"host": ["host"], "debootstrap": ["debootstrap"]}.get(
+        BASE_SOURCE, ["debootstrap", "host"])
+    problems = []
+    for source in sources:
+        tag = base_tag(source)
+        if docker_engine.image_exists(tag):
+            return tag
+        with _locked("base-image.lock"):
+            if docker_engine.image_exists(tag):
+                return tag
+            problem = _build_base(docker_engine, tag, source)
+        if problem is None:
+            return tag
+        _note("base image from %s failed: %s" % (source, problem))
+        problems.append("%s: %s" % (source, problem))
+    _unavailable("cannot build a base image: " + " ;; ".join(problems))
 
 
 @pytest.fixture(scope="session")

@@ -102,8 +102,9 @@ class Supervisor:
         if target == 0:
             log.info("received %s, dropped (rewritten to 0)" % signal_name(number))
             return
-        log.info("received %s, forwarding %s to process group %d"
-                 % (signal_name(number), signal_name(target), self.group))
+        if log.level >= log.INFO:  # the hot path: format only when shown
+            log.info("received %s, forwarding %s to process group %d"
+                     % (signal_name(number), signal_name(target), self.group))
         try:
             os.kill(-self.group, target)
         except ProcessLookupError:
@@ -152,7 +153,7 @@ class Supervisor:
             log.info("main child %d %s" % (pid, describe_status(status)))
         elif self.config.warn_reap:
             log.warning("reaped zombie process %d, which %s" % (pid, describe_status(status)))
-        else:
+        elif log.level >= log.DEBUG:
             log.debug("reaped process %d, which %s" % (pid, describe_status(status)))
 
     def kill_until_gone(self):

@@ -89,18 +89,10 @@ def wait_for_children_of_pid1(seconds):
 
 
 def living_children_of_pid1():
+    from tini_py.reap import read_stat
     try:
         with open("/proc/1/task/1/children") as source:
-            pids = source.read().split()
+            pids = [int(pid) for pid in source.read().split()]
     except OSError:
         return []
-    living = []
-    for pid in pids:
-        try:
-            with open("/proc/%s/stat" % pid, "rb") as source:
-                data = source.read()
-        except OSError:
-            continue
-        if data[data.rfind(b")") + 2:][:1] != b"Z":
-            living.append(pid)
-    return living
+    return [pid for pid in pids if (read_stat(pid) or (0, "Z"))[1] != "Z"]

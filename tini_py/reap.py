@@ -101,7 +101,7 @@ def living_descendants():
 def is_descendant(pid):
     me = os.getpid()
     for _ in range(4096):
-        parent = _read_stat(pid)
+        parent = read_stat(pid)
         if parent is None:
             return False
         pid = parent[0]
@@ -117,7 +117,7 @@ def read_process_table():
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        stat = _read_stat(int(entry))
+        stat = read_stat(int(entry))
         if stat is None:
             continue
         parent_of[int(entry)] = stat[0]
@@ -126,7 +126,7 @@ def read_process_table():
     return parent_of, zombies
 
 
-def _read_stat(pid):
+def read_stat(pid):
     """(ppid, state) of pid, or None if it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as source:

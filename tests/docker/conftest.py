@@ -602,6 +602,7 @@ def containers(docker_engine, tmp_path):
     def run(image, *command, entrypoint=None, env=None, options=()):
         outdir = tmp_path / ("out%d" % len(started))
         outdir.mkdir()
+        outdir.chmod(0o777)  # writable for any --user
         args = ["run", "-d", "--network", "none", "--label", LABEL,
                 "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % HERE]
         if entrypoint is not None:

@@ -4,6 +4,7 @@ The seed scenario: a worker (tests/docker/worker.py) stops at once on TERM
 but finishes its current job on QUIT.  Docker only ever sends TERM (then
 KILL); tini-py -g QUIT turns that TERM into a drain.
 """
+import re
 import time
 
 import pytest
@@ -18,11 +19,18 @@ def run_worker(containers, image, *tini_args, env=None):
                       env=env if env is not None else NO_ENV)
 
 
-def test_graceful_quit_lets_the_job_finish_on_docker_stop(tini_image, containers):
-    ctr = run_worker(containers, tini_image, "-g", "QUIT")
+@pytest.mark.parametrize("tini_args", [("-v", "-g", "QUIT"), ("-v", "--profile", "php-resque")],
+                         ids=["g-QUIT", "profile-php-resque"])
+def test_graceful_quit_lets_the_job_finish_on_docker_stop(tini_image, containers, tini_args):
+    ctr = run_worker(containers, tini_image, *tini_args)
     ctr.wait_for_event("start 1")
+    worker_pid = int(re.search(r"ready pid=(\d+)", ctr.events()[0]).group(1))
     elapsed, code = ctr.stop(20)
     events = ctr.events()
+    # -v: tini-py says what it did with docker's TERM (to the worker's group).
+    said = [line for line in ctr.logs().splitlines()
+            if line.startswith("tini-py: ") and "SIGTERM" in line and "SIGQUIT" in line]
+    assert said and str(worker_pid) in said[0], ctr.logs()
     assert "quit 1" in events, events
     assert "done 1" in events, events  # the job ran to its end
     assert not any(e.startswith("term") for e in events), events
@@ -113,3 +121,18 @@ def test_prestop_drains_before_docker_stop(tini_image, containers):
     elapsed, code = ctr.stop(10)
     assert code == 0, ctr.logs()
     assert hook_elapsed + elapsed < 10, (hook_elapsed, elapsed)
+
+
+def test_unprivileged_read_only_container(tini_image, containers):
+    """tini-py as PID 1 without root, capabilities or a writable rootfs."""
+    ctr = containers(tini_image, "-g", "QUIT", "--", *WORKER, entrypoint="tini-py",
+                     options=["--read-only", "--user", "65534:65534", "--cap-drop", "ALL",
+                              "--security-opt", "no-new-privileges"])
+    ctr.wait_for_event("start 1")
+    assert ctr.exec("id", "-u", check=True).stdout.strip() == "65534"
+    assert ctr.exec("cat", "/proc/1/cmdline", check=True).stdout.split("\0")[1] \
+        == "/usr/local/bin/tini-py"
+    elapsed, code = ctr.stop(20)
+    events = ctr.events()
+    assert "done 1" in events and events[-1] == "exit 0", (events, ctr.logs())
+    assert code == 0, ctr.logs()

@@ -97,3 +97,22 @@ def no_traceback(text):
 
 STORM_SIGNALS = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGWINCH,
                  signal.SIGRTMIN, signal.SIGRTMIN + 1, signal.SIGRTMIN + 5, signal.SIGRTMAX]
+
+
+def describe(ident):
+    """'pid: state S, ppid P' for an assertion message."""
+    pid = ident[0]
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return "%d: gone" % pid
+    fields = data[data.rindex(")") + 2:].split()
+    return "%d: state %s, ppid %s" % (pid, fields[0], fields[1])
+
+
+def assert_all_gone(idents, what="processes"):
+    """Every process named by an identity() has exited *and been reaped*."""
+    left = [describe(i) for i in idents if not is_gone(i)]
+    assert not left, "%s still there (a zombie means tini-py exited without reaping it): %s" \
+        % (what, "; ".join(left))

@@ -1,0 +1,251 @@
+"""Hardening (issue #5): bad input fuzz and argv pass-through.
+
+Several hundred command lines and TINI_PY_* environments, generated from
+random.Random(1234) (reproducible: a failure names its case number), each
+run as ``tini-py OPTIONS [--] true``.  Every case must either run (exit 0)
+or be a usage error: exit 2 with exactly one stderr line starting
+"tini-py:".  Never a traceback, never a hang.
+"""
+import os
+import random
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import TINI, UNSHARE, _clean_signals, tini_env
+
+SEED = 1234
+CASES = 400
+TIMEOUT = 10
+
+# long name -> (short letter, takes a value, environment variable), as in the contract
+OPTIONS = {
+    "graceful": ("g", True, "TINI_PY_GRACEFUL"),
+    "rewrite": ("r", True, "TINI_PY_REWRITE"),
+    "grace": ("t", True, "TINI_PY_GRACE"),
+    "orphan-grace": (None, True, "TINI_PY_ORPHAN_GRACE"),
+    "delay": (None, True, "TINI_PY_DELAY"),
+    "profile": (None, True, "TINI_PY_PROFILE"),
+    "subreaper": ("s", False, "TINI_PY_SUBREAPER"),
+    "pdeathsig": ("p", True, "TINI_PY_PDEATHSIG"),
+    "remap-exit": ("e", True, "TINI_PY_REMAP_EXIT"),
+    "warn-reap": ("w", False, "TINI_PY_WARN_REAP"),
+    "verbose": ("v", False, None),
+    "quiet": ("q", False, None),
+    "version": (None, False, None),
+    "help": ("h", False, None),
+    "list-profiles": (None, False, None),
+}
+SHORT = {short: (name, value) for name, (short, value, _) in OPTIONS.items() if short}
+EXTRA_VARIABLES = ["TINI_PY_VERBOSITY", "TINI_VERBOSITY", "TINI_SUBREAPER",
+                   "TINI_KILL_PROCESS_GROUP"]
+
+TRICKY = [
+    "", " ", "=", ":", ",", "-", "--", "-1", "0", "00", "1", "3", "255", "256", "1e3", "1e9",
+    "1e308", "-0", "0.5", ".5", "5.", "nan", "NaN", "inf", "-inf", "0x10", "1_0", " 2 ",
+    "\t3\n", "²", "³", "٣", "𝟘", "½", "Ⅻ", "١٢", "9" * 40, "1" * 5000, "ß", "ǅ", "ﬀ",
+    "\u00a0", "\u200b", "é", "☃", "𝄞", "nginx", "NGINX", "php-fpm", "gunicorn", "true",
+    "yes", "no", "on", "off", "maybe",
+]
+SIGNALS = [
+    "QUIT", "SIGQUIT", "quit", "sigterm", "TERM", "3", "15", "0", "9", "KILL", "STOP",
+    "CHLD", "CLD", "IOT", "POLL", "SEGV", "RTMIN", "RTMAX", "RTMIN+1", "rtmin+30",
+    "RTMIN+31", "RTMAX-1", "RTMAX-30", "RTMAX-31", "RTMIN-1", "RTMAX+1", "RTMIN+",
+    "RTMIN+x", "SIGRTMIN+²", "RTMIN+٣", "32", "33", "34", "64", "65", "-15", "SIG",
+    "SIGSIGTERM", "TERM ", " TERM", "WINCH", "USR1", "usr2", "HUP", "1" * 5000,
+]
+
+
+def random_text(rng):
+    kind = rng.randrange(5)
+    if kind == 0:  # raw bytes, most not UTF-8: surrogate escapes in Python
+        return os.fsdecode(bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 12))))
+    if kind == 1:  # unicode from all over the planes
+        return "".join(chr(rng.choice([rng.randrange(0x20, 0x7f), rng.randrange(0xa0, 0x2fff),
+                                       rng.randrange(0x1f300, 0x1f6ff)]))
+                       for _ in range(rng.randrange(1, 10)))
+    if kind == 2:
+        return "x" * rng.choice([1000, 10000, 100000])
+    if kind == 3:
+        return "".join(rng.choice("-=:,+0123456789.eE ") for _ in range(rng.randrange(0, 8)))
+    return rng.choice(TRICKY)
+
+
+def random_value(rng, name):
+    roll = rng.random()
+    if roll < 0.35:
+        return random_text(rng)
+    if name in ("graceful", "pdeathsig"):
+        return rng.choice(SIGNALS)
+    if name == "rewrite":
+        pick = rng.choice(SIGNALS + TRICKY)
+        forms = [pick, rng.choice(SIGNALS) + ":" + rng.choice(SIGNALS),
+                 ",".join(rng.choice(SIGNALS) + ":" + rng.choice(SIGNALS) for _ in range(3)),
+                 rng.choice(SIGNALS) + ":", ":" + rng.choice(SIGNALS),
+                 rng.choice(SIGNALS) + ":" + rng.choice(SIGNALS) + ":" + rng.choice(SIGNALS)]
+        return rng.choice(forms)
+    if name == "profile":
+        return rng.choice(["nginx", "php-fpm", "php-resque", "unicorn", "gunicorn", "celery",
+                           "Nginx", " nginx", "nope", "", "php", "httpd", "ngïnx"])
+    if name == "remap-exit":
+        return rng.choice(["0", "1", "255", "256", "-1", "1,2", " 7 ", "²", "٣", "1" * 5000,
+                           "𝟙", "0x1", "1.0", ""])
+    return rng.choice(TRICKY)
+
+
+def random_option(rng, words):
+    """Append one option (with its value, if it takes one) to words."""
+    roll = rng.random()
+    names = list(OPTIONS)
+    if roll < 0.45:  # a known long option, used as the contract says
+        name = rng.choice(names)
+        takes_value = OPTIONS[name][1]
+        if takes_value and rng.random() < 0.5:
+            words.append("--%s=%s" % (name, random_value(rng, name)))
+        elif takes_value:
+            words.extend(["--" + name, random_value(rng, name)])
+        elif rng.random() < 0.1:
+            words.append("--%s=%s" % (name, random_text(rng)))  # takes no value: error
+        else:
+            words.append("--" + name)
+    elif roll < 0.55:  # unknown or mangled long option
+        name = rng.choice([random_text(rng), rng.choice(names).upper(), rng.choice(names)[:-1],
+                           rng.choice(names) + "s", "-", "=x"])
+        words.append("--" + name)
+    else:  # a cluster of short options
+        letters = list(SHORT) + list("abcxyzGTV?!é")
+        cluster = ""
+        for _ in range(rng.randrange(1, 5)):
+            letter = rng.choice(letters)
+            cluster += letter
+            if letter not in SHORT:
+                break  # unknown letter: usage error right there
+            name, takes_value = SHORT[letter]
+            if takes_value:
+                if rng.random() < 0.5:
+                    words.append("-" + cluster + random_value(rng, name))
+                else:
+                    words.extend(["-" + cluster, random_value(rng, name)])
+                return
+        words.append("-" + cluster)
+
+
+def random_environment(rng):
+    env = {}
+    variables = [v for _, _, v in OPTIONS.values() if v] + EXTRA_VARIABLES
+    for _ in range(rng.choice([0, 0, 1, 2, 3])):
+        if rng.random() < 0.85:
+            variable = rng.choice(variables)
+        else:
+            variable = "TINI_PY_" + "".join(rng.choice("ABCXYZ_") for _ in range(5))
+        name = next((n for n, (_, _, v) in OPTIONS.items() if v == variable), None)
+        env[variable] = random_value(rng, name) if name else rng.choice(TRICKY + ["4", "2"])
+    return env
+
+
+def generate_cases():
+    rng = random.Random(SEED)
+    cases = []
+    for _ in range(CASES):
+        words = []
+        for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
+            random_option(rng, words)
+        if rng.random() < 0.4:
+            words.append("--")
+        words += rng.choice([["true"], ["sh", "-c", "exit 0"]])
+        cases.append((words, random_environment(rng)))
+    return cases
+
+
+def run_case(case):
+    words, env = case
+    proc = subprocess.Popen(TINI + words, env=tini_env(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_clean_signals, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        return "hang (no exit within %ss)" % TIMEOUT
+    text = err.decode(errors="replace")
+    if "Traceback" in text or "internal error" in text:
+        return "traceback, exit %d: %s" % (proc.returncode, text.strip().splitlines()[-1][:300])
+    if proc.returncode == 0:
+        return None
+    if proc.returncode == 2:
+        lines = text.splitlines()
+        if len(lines) == 1 and lines[0].startswith("tini-py:") and text.endswith("\n"):
+            return None
+        return "exit 2 with stderr %r" % text[:300]
+    return "exit %d, stderr %r" % (proc.returncode, text[:300])
+
+
+def short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
+
+
+def test_bad_input_fuzz():
+    cases = generate_cases()
+    assert len(cases) == CASES
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run_case, cases))
+    failures = [(i, cases[i], r) for i, r in enumerate(results) if r]
+    ran = sum(1 for r in results if r is None)
+    print("fuzz: %d cases, %d failures" % (len(cases), len(failures)))
+    report = "\n".join("case %d: argv %s env %s -> %s"
+                       % (i, short(words, 200), short(env, 200), result)
+                       for i, (words, env), result in failures[:15])
+    assert not failures, "%d of %d cases failed (seed %d):\n%s" % (len(failures), ran + len(failures), SEED, report)
+
+
+def test_fuzz_outcomes_are_mixed():
+    """The generator must produce both runs and usage errors (else it tests nothing)."""
+    cases = generate_cases()
+    rng = random.Random(SEED + 1)
+    sample = rng.sample(cases, 40)
+    codes = set()
+    for words, env in sample:
+        result = subprocess.run(TINI + words, env=tini_env(env), capture_output=True,
+                                stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        codes.add(result.returncode)
+    assert {0, 2} <= codes, codes
+
+
+# ----------------------------------------------------------- argv pass-through
+
+ARGS = [
+    "x" * 100_000,
+    "héllo wörld ☃ 𝄞 日本語",
+    os.fsdecode(b"\xff\xfe\x80 not utf-8 \xc3\x28"),
+    "",
+    " spaced  out ",
+    "new\nline\ttab",
+    "--",
+    "-v",
+    "--grace=3",
+    "'\"$HOME`;|&",
+    "\u200b\u00a0",
+]
+
+
+@pytest.mark.parametrize("mode", ["pid1", "subreaper"])
+@pytest.mark.parametrize("verbose", [[], ["-vv"]])
+def test_argv_passes_through_intact(mode, verbose):
+    """The child's /proc/self/cmdline is byte for byte what tini-py was given."""
+    command = ["sh", "-c", 'cat "/proc/$$/cmdline"', "sh"] + ARGS
+    full = (UNSHARE if mode == "pid1" else []) + TINI + verbose + ["--"] + command
+    result = subprocess.run(full, env=tini_env(), capture_output=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=_clean_signals, start_new_session=True, timeout=30)
+    err = result.stderr.decode(errors="replace")
+    assert result.returncode == 0, (result.returncode, err[-2000:])
+    assert "Traceback" not in err, err[-3000:]
+    expected = b"".join(os.fsencode(word) + b"\0" for word in command)
+    got = result.stdout
+    assert got == expected, "argv changed: %d bytes vs %d expected; first difference at %d" % (
+        len(got), len(expected),
+        next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected))))
+    if verbose:
+        assert "started" in err, err[:500]

@@ -1,0 +1,1 @@
+"""Real-container tests (a package, so its conftest does not shadow tests/conftest.py)."""

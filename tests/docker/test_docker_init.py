@@ -3,8 +3,6 @@ and the zipapp on an image without pip."""
 import re
 import time
 
-WORKER = ["python3", "-u", "/t/worker.py", "--out", "/out"]
-
 
 def cmdline_of_pid1(container):
     return container.exec("cat", "/proc/1/cmdline", check=True).stdout.split("\0")

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import PY, children, prog, wait_for
-from hardening_util import identity, is_gone, is_zombie
+from hardening_util import assert_all_gone, identity, is_zombie
 
 STORM = 3000
 LEFTOVERS = 12
@@ -67,8 +67,7 @@ def test_fork_storm_then_leftovers(tini, tmp_path, term, storm):
     elapsed = time.monotonic() - started
     assert rc == CODE, (rc, proc.stderr)
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
-    left = [ident for ident in everyone if not is_gone(ident)]
-    assert not left, "still there after tini-py exited: %r (main %d)" % (left, main_pid)
+    assert_all_gone(everyone, "the main child and its leftovers (main %d)" % main_pid)
     signalled = (tmp_path / "signalled").read_text().split("\n") \
         if (tmp_path / "signalled").exists() else []
     signalled = [line for line in signalled if line]

@@ -249,3 +249,78 @@ def test_argv_passes_through_intact(mode, verbose):
         next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected))))
     if verbose:
         assert "started" in err, err[:500]
+
+
+# ----------------------------------------------------------- prestop arguments
+
+PRESTOP_CASES = 80
+
+
+def short_seconds(rng):
+    """A --sleep/--wait value that is either invalid or below 0.3 s (a valid
+    long one would make a legitimately slow case)."""
+    while True:
+        value = rng.choice(TRICKY + ["0", "0.1", "0.25", "", "-0.1", "x"]) \
+            if rng.random() < 0.7 else random_text(rng)
+        try:
+            seconds = float(value)
+        except ValueError:
+            return value
+        if not seconds <= 0.3:  # nan, inf and big ones: make them invalid
+            return value + "s"
+        return value
+
+
+def generate_prestop_cases():
+    rng = random.Random(SEED + 2)
+    cases = []
+    for _ in range(PRESTOP_CASES):
+        words = ["prestop", "--sleep", "0"]
+        for _ in range(rng.randrange(0, 4)):
+            key = rng.choice(["--sleep", "--wait", "--signal", "--" + random_text(rng)[:8],
+                              random_text(rng)[:8]])
+            if key in ("--sleep", "--wait"):
+                value = short_seconds(rng)
+            elif key == "--signal":
+                value = rng.choice(SIGNALS)
+            else:
+                value = random_text(rng)
+            if rng.random() < 0.5:
+                words.append("%s=%s" % (key, value))
+            else:
+                words.extend([key, value])
+        cases.append(words)
+    return cases
+
+
+def run_prestop_case(words):
+    # In a PID namespace of its own: the only PID 1 it could signal is itself.
+    proc = subprocess.Popen(UNSHARE + TINI + words, env=tini_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_clean_signals, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        return "hang (no exit within %ss)" % TIMEOUT
+    text = err.decode(errors="replace")
+    if "Traceback" in text:
+        return "traceback, exit %d: %s" % (proc.returncode, text.strip().splitlines()[-1][:300])
+    lines = text.splitlines()
+    if proc.returncode == 0:
+        return None
+    if proc.returncode in (1, 2) and len(lines) == 1 and lines[0].startswith("tini-py:"):
+        return None
+    return "exit %d, stderr %r" % (proc.returncode, text[:300])
+
+
+def test_prestop_argument_fuzz():
+    cases = generate_prestop_cases()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run_prestop_case, cases))
+    failures = [(i, cases[i], r) for i, r in enumerate(results) if r]
+    report = "\n".join("prestop case %d: argv %s -> %s" % (i, short(words, 200), result)
+                       for i, words, result in failures[:15])
+    assert not failures, "%d of %d prestop cases failed (seed %d):\n%s" % (
+        len(failures), len(cases), SEED + 2, report)

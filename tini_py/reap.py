@@ -45,22 +45,20 @@ def others_alive(is_pid1):
             return True
         except OSError:
             return False
-    return bool(living_descendants())
+    # Zombies count: a zombie child of ours still has to be reaped.
+    return bool(descendants(include_zombies=True))
 
 
-def signal_everyone(number, is_pid1, group):
-    """Send ``number`` to the child's group and every other process we own."""
+def signal_everyone(number, is_pid1):
+    """Send ``number`` once to every process we own (the child's group included:
+    its members are all our descendants)."""
     if is_pid1:
         try:
             os.kill(-1, number)
         except OSError:
             pass
         return
-    try:
-        os.kill(-group, number)
-    except OSError:
-        pass
-    for pid in living_descendants():
+    for pid in descendants():
         signal_descendant(pid, number)
 
 
@@ -83,8 +81,8 @@ def signal_descendant(pid, number):
         os.close(pidfd)
 
 
-def living_descendants():
-    """Pids of every non-zombie process below us in the ppid tree."""
+def descendants(include_zombies=False):
+    """Pids of every process below us in the ppid tree."""
     parent_of, zombies = read_process_table()
     me = os.getpid()
     children_of = {}
@@ -95,6 +93,8 @@ def living_descendants():
         for child in children_of.get(frontier.pop(), ()):
             found.append(child)
             frontier.append(child)
+    if include_zombies:
+        return found
     return [pid for pid in found if pid not in zombies]
 
 

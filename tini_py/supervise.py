@@ -50,7 +50,7 @@ class Supervisor:
             graceful = self.config.graceful or SIGTERM
             log.info("main child is gone but processes remain; sending them %s"
                      % signal_name(graceful))
-            signal_everyone(graceful, self.is_pid1, self.group)
+            signal_everyone(graceful, self.is_pid1)
         deadline = time.monotonic() + self.config.orphan_grace
         if self.stop_deadline is not None:
             deadline = min(deadline, self.stop_deadline)
@@ -120,7 +120,7 @@ class Supervisor:
     def forward_to_everyone(self, number):
         target = self.config.rewrites.get(number, number)
         if target:
-            signal_everyone(target, self.is_pid1, self.group)
+            signal_everyone(target, self.is_pid1)
 
     def start_stop_clock(self, target):
         if self.stopping:
@@ -140,7 +140,7 @@ class Supervisor:
             self.stop_deadline = None  # fire once; the loop goes on
             log.warning("grace period of %gs is over; sending SIGKILL to every process"
                         % self.config.grace)
-            signal_everyone(SIGKILL, self.is_pid1, self.group)
+            signal_everyone(SIGKILL, self.is_pid1)
 
     # -- reaping ----------------------------------------------------------
 
@@ -159,7 +159,7 @@ class Supervisor:
     def kill_until_gone(self):
         give_up = time.monotonic() + KILL_RETRY_SECONDS
         while True:
-            signal_everyone(SIGKILL, self.is_pid1, self.group)
+            signal_everyone(SIGKILL, self.is_pid1)
             self.reap()
             if not others_alive(self.is_pid1):
                 return

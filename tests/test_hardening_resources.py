@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import (PY, TINI, UNSHARE, _clean_signals, prog, read_signals, recorder,
+from conftest import (PY, REPO, TINI, UNSHARE, _clean_signals, prog, read_signals, recorder,
                       tini_env)
 
 NOBODY = 64999  # a uid with no processes of its own, so RLIMIT_NPROC=0 bites at once
@@ -113,3 +113,42 @@ def test_usage_error_to_a_full_disk():
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=full,
                                 timeout=30)
     assert result.returncode == 2
+
+
+# ------------------------------------------------- no file descriptors, no /proc
+
+@pytest.mark.parametrize("mode", ["pid1", "subreaper"])
+def test_no_fds_left_when_the_child_exits(tini, tmp_path, mode):
+    """tini-py cannot open anything any more (RLIMIT_NOFILE lowered to the 3
+    fds it holds: what ENFILE would do) when its main child exits and leaves
+    two group members behind: it must still exit with the child's status,
+    without a traceback, and not leave the members running (they are in
+    the child's group: kill(-pgid) needs no file)."""
+    import resource
+    proc = tini(["--orphan-grace", "1", PY, prog("hardening_group.py"), str(tmp_path), "2", "11"])
+    proc.wait_ready(tmp_path / "ready")
+    from hardening_util import identity, assert_all_gone
+    everyone = [identity(p) for p in proc.descendants()]
+    assert len(everyone) == 3
+    resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (3, 3))
+    (tmp_path / "go").write_text("")
+    rc = proc.wait(30)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert rc == 11, (rc, proc.stderr[-3000:])
+    assert_all_gone(everyone, "the group members")
+
+
+def test_environment_when_proc_is_unreadable(tmp_path):
+    """No /proc (an empty tmpfs over it, in a private mount namespace) and
+    no locale variables: Python's C-locale coercion (PEP 538) puts
+    LC_CTYPE=C.UTF-8 into tini-py's os.environ; it must not reach the child."""
+    given = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO), "KEEP": "me"}
+    script = 'mount -t tmpfs none /proc && exec env -i "$@"'
+    inner = ["%s=%s" % item for item in given.items()] + TINI + ["--", "env", "-0"]
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                             script, "sh"] + inner,
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=30,
+                            preexec_fn=_clean_signals)
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    got = dict(entry.split("=", 1) for entry in result.stdout.decode().split("\0") if entry)
+    assert got == given, "the child's environment differs from tini-py's: %r" % got

@@ -127,9 +127,18 @@ def ctxt_switches(pid):
 
 
 def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of all threads: schedstat's ns on CPU (utime+stime from /proc/PID/stat
+    only has clock-tick resolution)."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid):
@@ -260,15 +269,18 @@ def run_signal_session(init, tool, tmp, cfg, do_idle, do_soak):
             os.set_blocking(s.fd, False)
             time.sleep(0.2)
             before = rss_kb(s.pid)
+            cpu0 = cpu_seconds(s.pid)
             r = subprocess.run([tool, "blast", str(s.pid), str(cfg.soak), str(int(signal.SIGUSR2))],
                                stdout=subprocess.PIPE, timeout=600)
             sent = int(r.stdout or 0)
             time.sleep(1.0)
             os.kill(s.pid, signal.SIGHUP)
             got = s.read8(10)
+            cpu1 = cpu_seconds(s.pid)
             time.sleep(0.2)
             after = rss_kb(s.pid)
-            res["soak"] = {"sent": sent, "received": got, "rss_before": before, "rss_after": after}
+            res["soak"] = {"sent": sent, "received": got, "rss_before": before, "rss_after": after,
+                           "cpu_us_per_forward": (cpu1 - cpu0) * 1e6 / max(got, 1)}
     finally:
         s.close()
     return res
@@ -447,6 +459,7 @@ def build_table(names, m, py_names, floors):
         ("TERM 10 ms after exec delivered", "early10", 0, "", None),
         ("TERM 20 ms after exec delivered", "early20", 0, "never lost", early_goal),
         ("soak: signals child got / sent", "soak_counts", 0, "", None),
+        ("soak: init CPU per forwarded signal (us)", "soak_cpu", 2, "", None),
         ("soak: RSS growth (MB)", "soak_growth", 2, "< 1 MB", soak_goal),
     ]
     head = ["metric"] + names + ["goal"] + ["%s vs goal" % n for n in py_names] + ["result"]
@@ -530,7 +543,7 @@ def main():
         names = [i.name for i in inits]
 
         metrics = {k: {} for k in ("p50", "p99", "rss", "wakeups", "idle_cpu", "startup", "storm",
-                                   "masked", "early0", "early5", "early10", "early20", "soak_counts",
+                                   "masked", "early0", "early5", "early10", "early20", "soak_counts", "soak_cpu",
                                    "soak_growth")}
         lat = {n: [] for n in names}
         per = {n: {"rss": [], "wakeups": [], "idle_cpu": []} for n in names}
@@ -551,6 +564,7 @@ def main():
                     sk = r["soak"]
                     metrics["soak_counts"][init.name] = "%d / %d" % (sk["received"], sk["sent"])
                     metrics["soak_growth"][init.name] = (sk["rss_after"] - sk["rss_before"]) / 1024
+                    metrics["soak_cpu"][init.name] = sk["cpu_us_per_forward"]
         for n in names:
             metrics["p50"][n] = pct(lat[n], 50) / 1000
             metrics["p99"][n] = pct(lat[n], 99) / 1000

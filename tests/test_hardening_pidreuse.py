@@ -11,11 +11,17 @@ import json
 import signal
 import subprocess
 
+import pytest
+
 from conftest import PY, UNSHARE, _clean_signals, prog, tini_env
 
 
-def test_reused_main_child_pid_is_left_alone(tmp_path):
-    result = subprocess.run(UNSHARE + [PY, prog("hardening_pidreuse.py"), str(tmp_path)],
+@pytest.mark.parametrize("variant", ["usr1", "delay"])
+def test_reused_main_child_pid_is_left_alone(tmp_path, variant):
+    """usr1: a signal forwarded during the drain, then the final SIGKILL.
+    delay: a TERM held by --delay that falls due after the main child is
+    gone (it must not be forwarded to the old group or pid)."""
+    result = subprocess.run(UNSHARE + [PY, prog("hardening_pidreuse.py"), str(tmp_path), variant],
                             env=tini_env(), stdin=subprocess.DEVNULL, capture_output=True,
                             preexec_fn=_clean_signals, start_new_session=True, timeout=60)
     err = result.stderr.decode(errors="replace")

@@ -2,7 +2,7 @@
 does tini-py, as a subreaper, signal a process group that is not its own
 any more once its main child's pid has been reused?
 
-    hardening_pidreuse.py WORKDIR
+    hardening_pidreuse.py WORKDIR [usr1|delay]
 
 1. Starts tini-py (not PID 1 here: a subreaper) with --orphan-grace 2; its
    child leaves a leftover in a new session (ignores SIGTERM and SIGUSR1), writes its pid
@@ -11,8 +11,10 @@ any more once its main child's pid has been reused?
    ns_last_pid so that the next process gets pid G, and starts an unrelated
    process (a child of this script, not of tini-py) that becomes the leader
    of process group G with setsid() and records the signals it gets.
-3. Sends SIGUSR1 to tini-py (which is draining the leftover), waits for it
-   to exit, and prints one JSON line: the unrelated process's pid, whether
+3. "usr1" (default): sends SIGUSR1 to tini-py (which is draining the
+   leftover).  "delay": tini-py runs with --delay 1.5 and gets SIGTERM
+   before the main child exits, so the held TERM falls due during the
+   drain, after the reuse.  Waits for tini-py to exit, and prints one JSON line: the unrelated process's pid, whether
    it got pid G, the signals it recorded, and whether it is still alive.
 """
 import json
@@ -66,10 +68,16 @@ def wait_file(path, timeout=20):
 
 def main():
     work = sys.argv[1]
-    tini = subprocess.Popen([sys.executable, "-m", "tini_py", "--orphan-grace", "2", "--",
+    variant = sys.argv[2] if len(sys.argv) > 2 else "usr1"
+    options = ["--orphan-grace", "2"] if variant == "usr1" else ["--orphan-grace", "3",
+                                                                  "--delay", "1.5"]
+    tini = subprocess.Popen([sys.executable, "-m", "tini_py"] + options + ["--",
                              sys.executable, "-c", CHILD, work], stdin=subprocess.DEVNULL)
     wait_file(os.path.join(work, "main"))
     group = int(open(os.path.join(work, "main")).read())
+    if variant == "delay":
+        os.kill(tini.pid, signal.SIGTERM)  # held for --delay
+        time.sleep(0.2)
     open(os.path.join(work, "go"), "w").close()
     deadline = time.monotonic() + 10
     while os.path.exists("/proc/%d" % group) and time.monotonic() < deadline:
@@ -83,7 +91,8 @@ def main():
     unrelated_group = os.getpgid(unrelated.pid)
     time.sleep(0.1)
     tini_alive = tini.poll() is None
-    os.kill(tini.pid, signal.SIGUSR1)
+    if variant == "usr1":
+        os.kill(tini.pid, signal.SIGUSR1)
     code = tini.wait(30)
     time.sleep(0.2)
     alive = unrelated.poll() is None

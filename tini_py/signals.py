@@ -56,7 +56,7 @@ def wait_for_signal(timeout):
     Returns None when the timeout expired first.
     """
     if timeout is None:
-        return _signal.sigwaitinfo(BLOCKED).si_signo
+        return _signal.sigwait(BLOCKED)
     info = _signal.sigtimedwait(BLOCKED, max(timeout, 0.0))
     return None if info is None else info.si_signo
 

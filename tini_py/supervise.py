@@ -23,6 +23,8 @@ class Supervisor:
         self.child = child_pid
         self.group = child_pid
         self.is_pid1 = is_pid1
+        self.rewrites = config.rewrites
+        self.verbose = log.level >= log.INFO
         self.status = None          # the main child's wait status, once reaped
         self.stopping = False       # a stop signal has been forwarded
         self.stop_deadline = None   # monotonic time of the -t SIGKILL
@@ -75,15 +77,18 @@ class Supervisor:
             time.sleep(0.1)
 
     def wait_and_act(self, on_signal, deadline):
-        now = time.monotonic()
-        due = [t for t in (deadline, self.stop_deadline, self.held_term_until)
-               if t is not None]
-        number = wait_for_signal(min(due) - now if due else None)
+        timers = [t for t in (deadline, self.stop_deadline, self.held_term_until)
+                  if t is not None]
+        if timers:
+            number = wait_for_signal(min(timers) - time.monotonic())
+        else:
+            number = wait_for_signal(None)  # idle: no wake-up until a signal
         if number == SIGCHLD:
             self.reap()
         elif number is not None:
             on_signal(number)
-        self.run_due_timers()
+        if timers:
+            self.run_due_timers()
 
     # -- signals ----------------------------------------------------------
 
@@ -98,11 +103,11 @@ class Supervisor:
         self.forward(number)
 
     def forward(self, number):
-        target = self.config.rewrites.get(number, number)
+        target = self.rewrites.get(number, number)
         if target == 0:
             log.info("received %s, dropped (rewritten to 0)" % signal_name(number))
             return
-        if log.level >= log.INFO:  # the hot path: format only when shown
+        if self.verbose:  # the hot path: format only when shown
             log.info("received %s, forwarding %s to process group %d"
                      % (signal_name(number), signal_name(target), self.group))
         try:
@@ -118,7 +123,7 @@ class Supervisor:
             self.start_stop_clock(target)
 
     def forward_to_everyone(self, number):
-        target = self.config.rewrites.get(number, number)
+        target = self.rewrites.get(number, number)
         if target:
             signal_everyone(target, self.is_pid1)
 

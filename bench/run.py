@@ -403,7 +403,7 @@ def machine_info(cfg, bins):
         "- kernel: %s %s" % (platform.system(), platform.release()),
         "- cpu: %s x %d" % (cpu, os.cpu_count() or 0),
         "- python: %s (%s)" % (platform.python_version(), PY),
-        "- load average (1 min) at start / end: %.1f / %.1f (2 CPUs shared with other jobs: noisy)" % (cfg.load_start, os.getloadavg()[0]),
+        "- load average (1 min) at start / end: %.1f / %.1f on %d CPUs" % (cfg.load_start, os.getloadavg()[0], os.cpu_count() or 0),
         "- tini: %s (%s); dumb-init: %s; catatonit: %s" % (
             ver([bins["tini"], "--version"]), bins["tini"], ver([bins["dumb-init"], "--version"]),
             ver([bins["catatonit"], "--version"])),

@@ -3,7 +3,7 @@
 
 Usage (as root; not part of the test suite, asserts nothing):
 
-    python3 bench/run.py            # full run, ~10 minutes
+    python3 bench/run.py            # full run, ~8 minutes
     python3 bench/run.py --quick    # short run, ~2 minutes
 
 Every init runs as real PID 1 of its own PID namespace:
@@ -17,7 +17,6 @@ import datetime
 import os
 import platform
 import select
-import shlex
 import shutil
 import signal
 import statistics
@@ -47,7 +46,7 @@ def find_binary(*candidates):
 
 
 def ensure_debian_inits():
-    want = {"tini": ("tini", "/usr/bin/tini"),
+    want = {"tini": ("tini", "/usr/bin/tini", "tini-static", "/usr/bin/tini-static"),
             "dumb-init": ("dumb-init", "/usr/bin/dumb-init"),
             "catatonit": ("catatonit", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit")}
     missing = [pkg for pkg, cands in want.items() if not find_binary(*cands)]

@@ -90,20 +90,27 @@ def test_warn_reap_logs_reaped_zombies(tini, tmp_path):
 # ----------------------------------------------------------------- leftovers
 
 def leftover_command(tmp_path, code, *recorder_options):
-    """sh that starts a recorder in its own group as a leftover and exits CODE."""
-    log, ready = tmp_path / "left.log", tmp_path / "left.ready"
+    """sh that starts a recorder in its group as a leftover, then exits CODE
+    once the file "go" exists (so the test can find the leftover first)."""
+    log, ready, go = tmp_path / "left.log", tmp_path / "left.ready", tmp_path / "go"
     rec = recorder(log, ready, *recorder_options)
-    script = ("%s & while [ ! -e %s ]; do sleep 0.02; done; exit %d"
-              % (shlex.join(rec), shlex.quote(str(ready)), code))
+    script = ("%s & while [ ! -e %s ]; do sleep 0.01; done; while [ ! -e %s ]; do sleep 0.01; done; exit %d"
+              % (shlex.join(rec), shlex.quote(str(ready)), shlex.quote(str(go)), code))
     return ["sh", "-c", script], log, ready
+
+
+def go(tmp_path):
+    """Let the main child exit (see leftover_command, daemon.py); returns the time."""
+    (tmp_path / "go").write_text("")
+    return time.monotonic()
 
 
 def test_leftover_ignoring_term_is_killed_at_orphan_grace(tini, tmp_path):
     command, log, ready = leftover_command(tmp_path, 4, "--ignore", "TERM")
     proc = tini(["--orphan-grace", "1.0"] + command)
     fields = proc.wait_ready(ready)
-    start = time.monotonic()
     leftover = wait_host_pids(proc, [int(fields[0])])[0]
+    start = go(tmp_path)
     rc = proc.wait(20)
     elapsed = time.monotonic() - start
     assert rc == 4, (rc, proc.stderr)
@@ -121,7 +128,7 @@ def test_leftover_gets_graceful_signal_then_kill(tini, tmp_path, options, expect
     proc = tini(["--orphan-grace", "0.8"] + options + command)
     fields = proc.wait_ready(ready)
     leftover = wait_host_pids(proc, [int(fields[0])])[0]
-    start = time.monotonic()
+    start = go(tmp_path)
     rc = proc.wait(20)
     elapsed = time.monotonic() - start
     assert rc == 6, (rc, proc.stderr)
@@ -134,7 +141,7 @@ def test_leftover_handling_term_ends_orphan_grace_early(tini, tmp_path):
     command, log, ready = leftover_command(tmp_path, 0, "--exit-on", "TERM")
     proc = tini(["--orphan-grace", "30"] + command)
     proc.wait_ready(ready)
-    start = time.monotonic()
+    start = go(tmp_path)
     rc = proc.wait(20)
     elapsed = time.monotonic() - start
     assert rc == 0, (rc, proc.stderr)
@@ -150,10 +157,10 @@ def test_daemonized_leftovers(tini, tmp_path, group, term):
     pidfile, ready = tmp_path / "pids", tmp_path / "ready"
     grace = 1.0 if term == "ignore" else 30.0
     proc = tini(["--orphan-grace", str(grace), PY, prog("daemon.py"), str(pidfile), str(ready),
-                 "7", group, term, "3"])
+                 "7", group, term, "3", str(tmp_path / "go")])
     proc.wait_ready(ready)
-    start = time.monotonic()
     leftovers = wait_host_pids(proc, read_pids(pidfile))
+    start = go(tmp_path)
     rc = proc.wait(40)
     elapsed = time.monotonic() - start
     assert rc == 7, (rc, proc.stderr)
@@ -169,10 +176,10 @@ def test_daemonized_leftovers(tini, tmp_path, group, term):
 def test_short_orphan_grace_kills_leftovers_quickly(tini, tmp_path, grace):
     pidfile, ready = tmp_path / "pids", tmp_path / "ready"
     proc = tini(["--orphan-grace", grace, PY, prog("daemon.py"), str(pidfile), str(ready),
-                 "0", "session", "ignore", "2"])
+                 "0", "session", "ignore", "2", str(tmp_path / "go")])
     proc.wait_ready(ready)
-    leftovers = host_pids(proc, read_pids(pidfile)).values()
-    start = time.monotonic()
+    leftovers = wait_host_pids(proc, read_pids(pidfile))
+    start = go(tmp_path)
     rc = proc.wait(20)
     assert rc == 0, proc.stderr
     assert time.monotonic() - start < 4.0, "orphan-grace %s took too long" % grace
@@ -207,9 +214,10 @@ def test_nothing_survives_grace_kill(tini, tmp_path):
 def test_nothing_survives_normal_exit(tini, tmp_path):
     pidfile, ready = tmp_path / "pids", tmp_path / "ready"
     proc = tini(["--orphan-grace", "0.5", PY, prog("daemon.py"), str(pidfile), str(ready),
-                 "0", "session", "ignore", "5"])
+                 "0", "session", "ignore", "5", str(tmp_path / "go")])
     proc.wait_ready(ready)
     leftovers = wait_host_pids(proc, read_pids(pidfile))
+    go(tmp_path)
     assert proc.wait(20) == 0, proc.stderr
     survivors = [pid for pid in leftovers if alive(pid)]
     assert not survivors, "processes outlived tini-py: %r" % survivors

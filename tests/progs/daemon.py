@@ -1,12 +1,12 @@
 """Test child: leaves processes behind, then exits.
 
-    daemon.py PIDFILE READY CODE [same|session] [ignore|handle] [COUNT]
+    daemon.py PIDFILE READY CODE [same|session] [ignore|handle] [COUNT] [GOFILE]
 
 Starts COUNT (default 1) leftover processes (double fork; "session" ones call
 setsid, "same" ones stay in this process group), each of which ignores or
 handles SIGTERM ("handle": exits 0 at once on SIGTERM) and otherwise sleeps
 forever.  Writes their pids (this namespace) to PIDFILE, one per line, then
-"ready" to READY, then exits with CODE.
+"ready" to READY, then (once GOFILE exists, if given) exits with CODE.
 """
 import os
 import signal
@@ -19,6 +19,7 @@ def main():
     group = sys.argv[4] if len(sys.argv) > 4 else "same"
     term = sys.argv[5] if len(sys.argv) > 5 else "ignore"
     count = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+    gofile = sys.argv[7] if len(sys.argv) > 7 else None
     pids = []
     for _ in range(count):
         r, w = os.pipe()
@@ -59,6 +60,8 @@ def main():
     with open(ready + ".tmp", "w") as f:
         f.write("ready\n")
     os.rename(ready + ".tmp", ready)
+    while gofile and not os.path.exists(gofile):
+        time.sleep(0.01)
     sys.exit(code)
 
 

@@ -42,7 +42,11 @@ def run_init(config, inherited_mask):
     if not parent_alive:
         supervisor.handle_signal(config.pdeathsig)
     status = supervisor.supervise_child()
-    supervisor.drain_leftovers()
+    try:
+        supervisor.drain_leftovers()
+    except Exception as error:  # noqa: BLE001 - the child's status must survive
+        log.error("internal error while stopping leftovers: %s: %s"
+                  % (type(error).__name__, error))
     code = exit_code_of(status)
     if code in config.remap_exit:
         log.info("exit status %d remapped to 0 (-e)" % code)

@@ -269,16 +269,21 @@ def parse_seconds(where, value):
     return seconds
 
 
+def _is_small_number(text):
+    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+    return text.isascii() and text.isdigit() and len(text) <= 6
+
+
 def _parse_exit_code(where, value):
     text = value.strip()
-    if not text.isdigit() or int(text) > 255:
+    if not _is_small_number(text) or int(text) > 255:
         raise UsageError("%s: expected an exit status from 0 to 255, got %r" % (where, value))
     return int(text)
 
 
 def _parse_verbosity(where, value):
     text = value.strip()
-    if not text.isdigit() or int(text) > log.DEBUG:
+    if not _is_small_number(text) or int(text) > log.DEBUG:
         raise UsageError("%s: expected a verbosity from 0 to 3, got %r" % (where, value))
     return int(text)
 

@@ -6,6 +6,7 @@ import os
 
 ERROR, WARNING, INFO, DEBUG = 0, 1, 2, 3
 level = WARNING
+MAX_MESSAGE = 1000
 
 
 def set_level(new_level):
@@ -34,6 +35,8 @@ def debug(message):
 def emit(at_level, message):
     if at_level > level:
         return
+    if len(message) > MAX_MESSAGE:  # e.g. a 100 kB argument echoed back
+        message = message[:MAX_MESSAGE] + "..."
     line = "tini-py: " + message.replace("\n", " ") + "\n"
     try:
         data = os.fsencode(line)

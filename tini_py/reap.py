@@ -37,7 +37,7 @@ def exit_code_of(status):
     return 128 - code if code < 0 else code
 
 
-def others_alive(is_pid1):
+def others_alive(is_pid1, group):
     """Is any process besides tini-py left that it is responsible for?"""
     if is_pid1:
         try:
@@ -45,21 +45,55 @@ def others_alive(is_pid1):
             return True
         except OSError:
             return False
-    # Zombies count: a zombie child of ours still has to be reaped.
-    return bool(descendants(include_zombies=True))
+    try:
+        # Zombies count: a zombie child of ours still has to be reaped.
+        return bool(descendants(include_zombies=True))
+    except OSError:
+        return _group_or_children_alive(group)
 
 
-def signal_everyone(number, is_pid1):
-    """Send ``number`` once to every process we own (the child's group included:
-    its members are all our descendants)."""
+def signal_everyone(number, is_pid1, group):
+    """Send ``number`` once to every process we own (the child's group
+    included: its members are all our descendants)."""
     if is_pid1:
         try:
             os.kill(-1, number)
         except OSError:
             pass
         return
-    for pid in descendants():
+    try:
+        pids = descendants()
+    except OSError as error:
+        log.warning("cannot read /proc (%s); signalling the child's process group only"
+                    % error.strerror)
+        _kill_quietly(-group, number)
+        return
+    for pid in pids:
         signal_descendant(pid, number)
+
+
+def _group_or_children_alive(group):
+    """Without /proc: does the child's group, or any child of ours, remain?
+
+    Kernel rule: a pid number is not handed out again while a process group
+    of that id has members, so the group id still names the child's group.
+    """
+    if _kill_quietly(-group, 0):
+        return True
+    try:
+        # WNOWAIT: look without reaping; any answer but ECHILD means a child.
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        return True
+    except ChildProcessError:
+        return False
+
+
+def _kill_quietly(target, number):
+    try:
+        os.kill(target, number)
+        return True
+    except OSError:
+        return False
 
 
 def signal_descendant(pid, number):
@@ -82,7 +116,8 @@ def signal_descendant(pid, number):
 
 
 def descendants(include_zombies=False):
-    """Pids of every process below us in the ppid tree."""
+    """Pids of every process below us in the ppid tree; OSError when /proc
+    cannot be listed (not mounted, or no file descriptor left)."""
     parent_of, zombies = read_process_table()
     me = os.getpid()
     children_of = {}

@@ -77,7 +77,7 @@ def parse_signal(text, allow_zero=False):
     word = text.strip().upper()
     if word.startswith("SIG"):
         word = word[3:]
-    if word.isdigit():
+    if word.isascii() and word.isdigit() and len(word) <= 6:
         number = int(word)
         if number == 0 and allow_zero:
             return 0
@@ -98,7 +98,7 @@ def _parse_realtime(word):
             return base
         if word.startswith(name) and word[len(name):len(name) + 1] in ("+", "-"):
             offset = word[len(name) + 1:]
-            if not offset.isdigit():
+            if not (offset.isascii() and offset.isdigit() and len(offset) <= 6):
                 return None
             number = base + int(offset) * (1 if word[len(name)] == "+" else -1)
             if RTMIN <= number <= RTMAX and (word[len(name)] == "+") == (sign == 1):

@@ -53,12 +53,26 @@ def original_environment():
         with open("/proc/self/environ", "rb") as source:
             entries = source.read().split(b"\0")
     except OSError:
-        return os.environ
+        return environment_without_locale_coercion()
     environment = {}
     for entry in entries:
         name, equals, value = entry.partition(b"=")
         if equals and name:
-            environment[name] = value
+            # getenv() finds the first of a repeated name: keep that one.
+            environment.setdefault(name, value)
+    return environment
+
+
+def environment_without_locale_coercion():
+    """os.environ, minus the LC_CTYPE that Python itself added (PEP 538).
+
+    Python coerces only a C/POSIX locale, and then also turns on UTF-8 mode;
+    a user's own LC_CTYPE=C.UTF-8 leaves UTF-8 mode off.
+    """
+    import sys
+    environment = dict(os.environ)
+    if sys.flags.utf8_mode and "PYTHONUTF8" not in environment:
+        environment.pop("LC_CTYPE", None)
     return environment
 
 

@@ -29,6 +29,7 @@ class Supervisor:
         self.stopping = False       # a stop signal has been forwarded
         self.stop_deadline = None   # monotonic time of the -t SIGKILL
         self.held_term_until = None  # monotonic time a --delay'ed TERM is due
+        self.delay_spent = False    # --delay holds only the first TERM
 
     # -- the loop ---------------------------------------------------------
 
@@ -45,20 +46,23 @@ class Supervisor:
         signal (unless a stop already sent it), --orphan-grace seconds, then
         SIGKILL.
         """
+        # A TERM still held by --delay is void: the graceful signal below
+        # replaces it, and the child's pid and group may already be reused.
+        self.held_term_until = None
         self.reap()
-        if not others_alive(self.is_pid1):
+        if not others_alive(self.is_pid1, self.group):
             return
         if not self.stopping:
             graceful = self.config.graceful or SIGTERM
             log.info("main child is gone but processes remain; sending them %s"
                      % signal_name(graceful))
-            signal_everyone(graceful, self.is_pid1)
+            signal_everyone(graceful, self.is_pid1, self.group)
         deadline = time.monotonic() + self.config.orphan_grace
         if self.stop_deadline is not None:
             deadline = min(deadline, self.stop_deadline)
-        while others_alive(self.is_pid1) and time.monotonic() < deadline:
+        while others_alive(self.is_pid1, self.group) and time.monotonic() < deadline:
             self.step(self.forward_to_everyone, deadline)
-        if others_alive(self.is_pid1):
+        if others_alive(self.is_pid1, self.group):
             log.warning("processes still alive %gs after the main child exited; "
                         "sending SIGKILL" % self.config.orphan_grace)
             self.kill_until_gone()
@@ -93,12 +97,13 @@ class Supervisor:
     # -- signals ----------------------------------------------------------
 
     def handle_signal(self, number):
-        if number == SIGTERM and self.config.delay > 0:
+        if number == SIGTERM and self.config.delay > 0 and not self.delay_spent:
             if self.held_term_until is None:
                 self.held_term_until = time.monotonic() + self.config.delay
                 log.info("received SIGTERM, holding it %gs (--delay)" % self.config.delay)
                 return
             self.held_term_until = None
+            self.delay_spent = True
             log.info("received a second SIGTERM during --delay; forwarding now")
         self.forward(number)
 
@@ -125,7 +130,7 @@ class Supervisor:
     def forward_to_everyone(self, number):
         target = self.rewrites.get(number, number)
         if target:
-            signal_everyone(target, self.is_pid1)
+            signal_everyone(target, self.is_pid1, self.group)
 
     def start_stop_clock(self, target):
         if self.stopping:
@@ -140,12 +145,13 @@ class Supervisor:
         now = time.monotonic()
         if self.held_term_until is not None and now >= self.held_term_until:
             self.held_term_until = None
+            self.delay_spent = True
             self.forward(SIGTERM)
         if self.stop_deadline is not None and now >= self.stop_deadline:
             self.stop_deadline = None  # fire once; the loop goes on
             log.warning("grace period of %gs is over; sending SIGKILL to every process"
                         % self.config.grace)
-            signal_everyone(SIGKILL, self.is_pid1)
+            signal_everyone(SIGKILL, self.is_pid1, self.group)
 
     # -- reaping ----------------------------------------------------------
 
@@ -164,9 +170,9 @@ class Supervisor:
     def kill_until_gone(self):
         give_up = time.monotonic() + KILL_RETRY_SECONDS
         while True:
-            signal_everyone(SIGKILL, self.is_pid1)
+            signal_everyone(SIGKILL, self.is_pid1, self.group)
             self.reap()
-            if not others_alive(self.is_pid1):
+            if not others_alive(self.is_pid1, self.group):
                 return
             if time.monotonic() >= give_up:
                 log.error("some processes survived SIGKILL (uninterruptible?); exiting anyway")

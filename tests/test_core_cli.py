@@ -44,6 +44,8 @@ def test_remap_exit_code(mode):
     assert run_tini(["-e", "143", "sh", "-c", "exit 143"], mode=mode).returncode == 0
     assert run_tini(["-e", "143", "-e", "3", "sh", "-c", "exit 3"], mode=mode).returncode == 0
     assert run_tini(["-e", "143", "sh", "-c", "exit 3"], mode=mode).returncode == 3
+    killed = run_tini(["-e", "143", PY, prog("suicide.py"), "15"], mode=mode)
+    assert killed.returncode == 0, "a death by SIGTERM (143) remapped with -e 143: %r" % killed.stderr
 
 
 # ----------------------------------------------------------------- exec failures

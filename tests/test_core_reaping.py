@@ -260,3 +260,21 @@ def test_child_gets_no_extra_file_descriptors_without_passed_fds(tini):
     proc = tini([PY, prog("status.py")])
     assert proc.wait(20) == 0, proc.stderr
     assert proc.stdout.split() == ["FDS", "0", "1", "2"]
+
+
+@pytest.mark.parametrize("options,send,expect", [
+    ([], signal.SIGUSR1, signal.SIGUSR1),
+    (["-r", "USR1:USR2"], signal.SIGUSR1, signal.SIGUSR2),
+], ids=["plain", "rewritten"])
+def test_signals_during_orphan_grace_reach_leftovers(tini, tmp_path, options, send, expect):
+    command, log, ready = leftover_command(tmp_path, 0)
+    proc = tini(["--orphan-grace", "3"] + options + command)
+    fields = proc.wait_ready(ready)
+    leftover = wait_host_pids(proc, [int(fields[0])])[0]
+    go(tmp_path)
+    proc.wait_signal(log, signal.SIGTERM)  # the graceful signal: main child is gone
+    proc.kill(send)
+    proc.wait_signal(log, expect)
+    assert proc.wait(20) == 0, proc.stderr
+    assert read_signals(log) == [signal.SIGTERM, expect]
+    assert not alive(leftover)

@@ -278,3 +278,24 @@ def test_signals_during_orphan_grace_reach_leftovers(tini, tmp_path, options, se
     assert proc.wait(20) == 0, proc.stderr
     assert read_signals(log) == [signal.SIGTERM, expect]
     assert not alive(leftover)
+
+
+def test_stop_signal_during_orphan_grace_starts_grace_kill(tini, tmp_path):
+    """Main child gone, a leftover ignores TERM, --orphan-grace is long; a
+    TERM now (docker stop) is forwarded and -t applies: SIGKILL at 0.5s."""
+    command, log, ready = leftover_command(tmp_path, 0, "--ignore", "TERM")
+    proc = tini(["-t", "0.5", "--orphan-grace", "10"] + command)
+    fields = proc.wait_ready(ready)
+    leftover = wait_host_pids(proc, [int(fields[0])])[0]
+    go(tmp_path)
+    # Wait until the main child is reaped: tini-py's only descendant is the leftover.
+    wait_for(lambda: proc.descendants() == [leftover], timeout=10, what="main child reaped")
+    time.sleep(0.3)
+    start = time.monotonic()
+    proc.kill(signal.SIGTERM)
+    rc = proc.wait(40)
+    elapsed = time.monotonic() - start
+    assert rc == 0, (rc, proc.stderr)
+    assert elapsed <= 6.0, ("TERM during --orphan-grace 10 with -t 0.5: tini-py waited %.1fs"
+                            % elapsed)
+    assert not alive(leftover)

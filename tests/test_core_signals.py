@@ -238,10 +238,15 @@ def test_ctrl_c_on_terminal_reaches_child_in_foreground(start_tini, tmp_path, mo
         assert pid == pgid, "child should lead its own process group"
         assert foreground == pgid, ("terminal foreground group %d is not the child's group %d"
                                     % (foreground, pgid))
-        os.write(master, b"\x03")
+        os.write(master, b"\x1c")  # Ctrl-\\: SIGQUIT to the foreground group
+        proc.wait_signal(log, signal.SIGQUIT)
+        os.write(master, b"\x1a")  # Ctrl-Z: SIGTSTP (the recorder handles it)
+        proc.wait_signal(log, signal.SIGTSTP)
+        os.write(master, b"\x03")  # Ctrl-C
         rc = proc.wait(20)
         assert rc == 5, "child did not exit on SIGINT from the terminal (status %r)" % rc
-        assert read_signals(log) == [signal.SIGINT], "Ctrl-C must arrive exactly once"
+        assert read_signals(log) == [signal.SIGQUIT, signal.SIGTSTP, signal.SIGINT], \
+            "each terminal signal must arrive exactly once"
     finally:
         if slave is not None:
             os.close(slave)

@@ -124,16 +124,17 @@ class Supervisor:
                 os.kill(self.child, target)
             except ProcessLookupError:
                 pass
-        if number == SIGTERM or target in STOP_SIGNALS:
-            self.start_stop_clock(target)
+        self.start_stop_clock(number, target)
 
     def forward_to_everyone(self, number):
         target = self.rewrites.get(number, number)
         if target:
             signal_everyone(target, self.is_pid1, self.group)
+            self.start_stop_clock(number, target)
 
-    def start_stop_clock(self, target):
-        if self.stopping:
+    def start_stop_clock(self, received, target):
+        """A received TERM, or a stop signal after rewriting, starts -t."""
+        if self.stopping or not (received == SIGTERM or target in STOP_SIGNALS):
             return
         self.stopping = True
         if self.config.grace is None:

@@ -11,7 +11,7 @@ import _signal
 from tini_py import log
 
 
-def reap_children(main_pid, on_reaped):
+def reap_children(on_reaped):
     """Collect every exited child without blocking; SIGCHLD coalesces, so
     one signal may stand for many exits.  Calls on_reaped(pid, status)."""
     while True:

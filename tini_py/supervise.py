@@ -57,14 +57,15 @@ class Supervisor:
             log.info("main child is gone but processes remain; sending them %s"
                      % signal_name(graceful))
             signal_everyone(graceful, self.is_pid1, self.group)
-        deadline = time.monotonic() + self.config.orphan_grace
+        started = time.monotonic()
+        deadline = started + self.config.orphan_grace
         if self.stop_deadline is not None:
             deadline = min(deadline, self.stop_deadline)
         while others_alive(self.is_pid1, self.group) and time.monotonic() < deadline:
             self.step(self.forward_to_everyone, deadline)
         if others_alive(self.is_pid1, self.group):
-            log.warning("processes still alive %gs after the main child exited; "
-                        "sending SIGKILL" % self.config.orphan_grace)
+            log.warning("processes still alive %.1fs after the main child exited; "
+                        "sending SIGKILL" % (time.monotonic() - started))
             self.kill_until_gone()
 
     def step(self, on_signal, deadline=None):
@@ -157,7 +158,7 @@ class Supervisor:
     # -- reaping ----------------------------------------------------------
 
     def reap(self):
-        reap_children(self.child, self.on_reaped)
+        reap_children(self.on_reaped)
 
     def on_reaped(self, pid, status):
         if pid == self.child:

@@ -15,6 +15,9 @@ from tini_py.signals import (SIGCHLD, SIGKILL, SIGTERM, STOP_SIGNALS,
                              signal_name, wait_for_signal)
 
 KILL_RETRY_SECONDS = 5.0
+# Signals that need more than a plain forward (see forward_plain_signals).
+SLOW_RECEIVED = frozenset((SIGCHLD, SIGTERM))
+SLOW_TARGETS = STOP_SIGNALS | {0}
 
 
 class Supervisor:
@@ -36,8 +39,36 @@ class Supervisor:
     def supervise_child(self):
         """Run until the main child has exited; return its wait status."""
         while self.status is None:
-            self.step(self.handle_signal)
+            if self.verbose or self.stop_deadline or self.held_term_until:
+                self.step(self.handle_signal)
+            else:
+                self.forward_plain_signals()
         return self.status
+
+    def forward_plain_signals(self):
+        """The hot path of a quiet, idle init: one dict lookup and one kill()
+        per signal (every call on this path adds to the forwarding latency).
+
+        Returns after anything that is not plain forwarding -- SIGCHLD, TERM,
+        a stop signal, a drop -- has been handled, so the caller can arm or
+        fire timers.
+        """
+        rewrites, group, kill = self.rewrites, -self.group, os.kill
+        try:
+            while True:
+                number = wait_for_signal(None)
+                target = rewrites.get(number, number)
+                if number in SLOW_RECEIVED or target in SLOW_TARGETS:
+                    self.dispatch(number, self.handle_signal)
+                    return
+                try:
+                    kill(group, target)
+                except OSError:
+                    self.forward(number)  # knows the fallbacks
+                    return
+        except Exception as error:  # noqa: BLE001 - PID 1 must not die
+            log.error("internal error, carrying on: %s: %s"
+                      % (type(error).__name__, error))
 
     def drain_leftovers(self):
         """After the main child: stop every process still there, then reap it.
@@ -88,12 +119,16 @@ class Supervisor:
             number = wait_for_signal(min(timers) - time.monotonic())
         else:
             number = wait_for_signal(None)  # idle: no wake-up until a signal
-        if number == SIGCHLD:
-            self.reap()
-        elif number is not None:
-            on_signal(number)
+        if number is not None:
+            self.dispatch(number, on_signal)
         if timers:
             self.run_due_timers()
+
+    def dispatch(self, number, on_signal):
+        if number == SIGCHLD:
+            self.reap()
+        else:
+            on_signal(number)
 
     # -- signals ----------------------------------------------------------
 

@@ -40,11 +40,7 @@ def exit_code_of(status):
 def others_alive(is_pid1, group):
     """Is any process besides tini-py left that it is responsible for?"""
     if is_pid1:
-        try:
-            os.kill(-1, 0)  # reaches every process of the namespace but us
-            return True
-        except OSError:
-            return False
+        return _kill_quietly(-1, 0)  # reaches every process of the namespace but us
     try:
         # Zombies count: a zombie child of ours still has to be reaped.
         return bool(descendants(include_zombies=True))
@@ -56,10 +52,7 @@ def signal_everyone(number, is_pid1, group):
     """Send ``number`` once to every process we own (the child's group
     included: its members are all our descendants)."""
     if is_pid1:
-        try:
-            os.kill(-1, number)
-        except OSError:
-            pass
+        _kill_quietly(-1, number)
         return
     try:
         pids = descendants()

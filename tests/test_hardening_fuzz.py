@@ -14,29 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import TINI, UNSHARE, _clean_signals, tini_env
+from tini_py.config import OPTIONS
 
 SEED = 1234
 CASES = 400
 TIMEOUT = 10
 
-# long name -> (short letter, takes a value, environment variable), as in the contract
-OPTIONS = {
-    "graceful": ("g", True, "TINI_PY_GRACEFUL"),
-    "rewrite": ("r", True, "TINI_PY_REWRITE"),
-    "grace": ("t", True, "TINI_PY_GRACE"),
-    "orphan-grace": (None, True, "TINI_PY_ORPHAN_GRACE"),
-    "delay": (None, True, "TINI_PY_DELAY"),
-    "profile": (None, True, "TINI_PY_PROFILE"),
-    "subreaper": ("s", False, "TINI_PY_SUBREAPER"),
-    "pdeathsig": ("p", True, "TINI_PY_PDEATHSIG"),
-    "remap-exit": ("e", True, "TINI_PY_REMAP_EXIT"),
-    "warn-reap": ("w", False, "TINI_PY_WARN_REAP"),
-    "verbose": ("v", False, None),
-    "quiet": ("q", False, None),
-    "version": (None, False, None),
-    "help": ("h", False, None),
-    "list-profiles": (None, False, None),
-}
+# long name -> (short letter, takes a value, environment variable): the
+# generator covers whatever options tini-py has.
 SHORT = {short: (name, value) for name, (short, value, _) in OPTIONS.items() if short}
 EXTRA_VARIABLES = ["TINI_PY_VERBOSITY", "TINI_VERBOSITY", "TINI_SUBREAPER",
                    "TINI_KILL_PROCESS_GROUP"]
@@ -158,9 +143,10 @@ def generate_cases():
     return cases
 
 
-def run_case(case):
-    words, env = case
-    proc = subprocess.Popen(TINI + words, env=tini_env(env), stdin=subprocess.DEVNULL,
+def run_words(command, env=None, markers=("Traceback",)):
+    """Run command; (exit status, stderr text), or a failure string for a
+    hang or a traceback-like marker on stderr."""
+    proc = subprocess.Popen(command, env=tini_env(env), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=_clean_signals, start_new_session=True)
     try:
@@ -170,16 +156,25 @@ def run_case(case):
         proc.communicate()
         return "hang (no exit within %ss)" % TIMEOUT
     text = err.decode(errors="replace")
-    if "Traceback" in text or "internal error" in text:
+    if any(marker in text for marker in markers):
         return "traceback, exit %d: %s" % (proc.returncode, text.strip().splitlines()[-1][:300])
-    if proc.returncode == 0:
+    return proc.returncode, text
+
+
+def run_case(case):
+    words, env = case
+    result = run_words(TINI + words, env, markers=("Traceback", "internal error"))
+    if isinstance(result, str):
+        return result
+    returncode, text = result
+    if returncode == 0:
         return None
-    if proc.returncode == 2:
+    if returncode == 2:
         lines = text.splitlines()
         if len(lines) == 1 and lines[0].startswith("tini-py:") and text.endswith("\n"):
             return None
         return "exit 2 with stderr %r" % text[:300]
-    return "exit %d, stderr %r" % (proc.returncode, text[:300])
+    return "exit %d, stderr %r" % (returncode, text[:300])
 
 
 def short(value, limit=80):
@@ -295,24 +290,16 @@ def generate_prestop_cases():
 
 def run_prestop_case(words):
     # In a PID namespace of its own: the only PID 1 it could signal is itself.
-    proc = subprocess.Popen(UNSHARE + TINI + words, env=tini_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=_clean_signals, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.communicate()
-        return "hang (no exit within %ss)" % TIMEOUT
-    text = err.decode(errors="replace")
-    if "Traceback" in text:
-        return "traceback, exit %d: %s" % (proc.returncode, text.strip().splitlines()[-1][:300])
+    result = run_words(UNSHARE + TINI + words)
+    if isinstance(result, str):
+        return result
+    returncode, text = result
     lines = text.splitlines()
-    if proc.returncode == 0:
+    if returncode == 0:
         return None
-    if proc.returncode in (1, 2) and len(lines) == 1 and lines[0].startswith("tini-py:"):
+    if returncode in (1, 2) and len(lines) == 1 and lines[0].startswith("tini-py:"):
         return None
-    return "exit %d, stderr %r" % (proc.returncode, text[:300])
+    return "exit %d, stderr %r" % (returncode, text[:300])
 
 
 def test_prestop_argument_fuzz():

@@ -13,6 +13,8 @@ import signal
 import sys
 import time
 
+from progutil import close_stdio_and_sleep
+
 
 def main():
     pidfile, ready, code = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -37,13 +39,7 @@ def main():
                     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
                 os.write(w, b"%d\n" % os.getpid())
                 os.close(w)
-                for fd in (0, 1, 2):
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-                while True:
-                    time.sleep(3600)
+                close_stdio_and_sleep()
             os._exit(0)
         os.close(w)
         os.waitpid(middle, 0)

@@ -23,6 +23,8 @@ import signal
 import sys
 import time
 
+from progutil import close_stdio_and_sleep
+
 
 def write_atomic(path, text):
     with open(path + ".tmp", "w") as f:
@@ -96,13 +98,7 @@ def main():
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
             os.write(pids_w, b"%d\n" % os.getpid())
             os.close(pids_w)
-            for fd in (0, 1, 2):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            while True:
-                time.sleep(3600)
+            close_stdio_and_sleep()
         orphan(kind, pids_w, body)
     os.close(pids_w)
     data = b""

@@ -16,6 +16,8 @@ import signal
 import sys
 import time
 
+from progutil import catch_all_signals, close_stdio_and_sleep
+
 
 def record_signals(path, exit_on_term):
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -25,14 +27,7 @@ def record_signals(path, exit_on_term):
         if sig == signal.SIGTERM and exit_on_term:
             os._exit(0)
 
-    for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
-            continue
-        try:
-            signal.signal(sig, handler)
-        except (OSError, ValueError):
-            pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    catch_all_signals(handler)
 
 
 def main():
@@ -47,10 +42,7 @@ def main():
             record_signals(os.path.join(directory, "members.log"), exit_on_term)
             os.write(w, b"x")
             os.close(w)
-            for fd in (0, 1, 2):
-                os.close(fd)
-            while True:
-                time.sleep(3600)
+            close_stdio_and_sleep()
         os.close(w)
         os.read(r, 1)
         os.close(r)

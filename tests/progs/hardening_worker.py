@@ -14,6 +14,8 @@ import signal
 import sys
 import time
 
+from progutil import catch_all_signals
+
 
 def main():
     log, ready, code = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -24,14 +26,7 @@ def main():
         if sig == signal.SIGTERM:
             os._exit(code)
 
-    for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
-            continue
-        try:
-            signal.signal(sig, handler)
-        except (OSError, ValueError):
-            pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    catch_all_signals(handler)
     with open(ready + ".tmp", "w") as f:
         f.write("%d\n" % os.getpid())
     os.rename(ready + ".tmp", ready)

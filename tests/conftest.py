@@ -109,14 +109,21 @@ def descendants(pid):
     return seen
 
 
-def proc_state(pid):
-    """One-letter state of pid ('R', 'S', 'Z', ...) or None when it is gone."""
+def stat_fields(pid):
+    """Fields of /proc/PID/stat after the command name (state first), or None
+    when pid is gone.  The name in parentheses may itself hold ')' and spaces."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             data = f.read()
     except OSError:
         return None
-    return data[data.rindex(")") + 2]
+    return data[data.rindex(")") + 2:].split()
+
+
+def proc_state(pid):
+    """One-letter state of pid ('R', 'S', 'Z', ...) or None when it is gone."""
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def alive(pid):

@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from conftest import proc_state
+from conftest import proc_state, stat_fields
 
 
 def status_field(pid, field):
@@ -21,12 +21,8 @@ def vmrss_kb(pid):
 
 def start_time(pid):
     """Field 22 of /proc/PID/stat (start time in clock ticks), None when gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            data = f.read()
-    except OSError:
-        return None
-    return int(data[data.rindex(")") + 2:].split()[19])
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def identity(pid):
@@ -102,12 +98,9 @@ STORM_SIGNALS = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGWINCH,
 def describe(ident):
     """'pid: state S, ppid P' for an assertion message."""
     pid = ident[0]
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            data = f.read()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return "%d: gone" % pid
-    fields = data[data.rindex(")") + 2:].split()
     return "%d: state %s, ppid %s" % (pid, fields[0], fields[1])
 
 

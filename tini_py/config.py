@@ -18,7 +18,7 @@ class UsageError(Exception):
 class Config:
     __slots__ = (
         "action", "command", "rewrites", "grace", "orphan_grace", "remap_exit",
-        "verbosity", "warn_reap", "pdeathsig", "delay", "profile", "extra_args",
+        "verbosity", "warn_reap", "pdeathsig", "delay", "extra_args",
     )
 
     def __init__(self):
@@ -32,7 +32,6 @@ class Config:
         self.warn_reap = False
         self.pdeathsig = 0
         self.delay = 0.0
-        self.profile = None
         self.extra_args = []         # the arguments of a subcommand (prestop)
 
     @property
@@ -213,7 +212,6 @@ def apply_profile(config, name, where):
     profile = lookup_profile(name)
     if profile is None:
         raise UsageError("%s: unknown profile %r (see 'tini-py --list-profiles')" % (where, name))
-    config.profile = profile.name
     config.rewrites.update(profile.rewrites)
 
 

@@ -3,7 +3,7 @@
 Both are Linux prctl(2) calls, reached through ctypes.  ctypes costs a few
 milliseconds to import, so it is loaded only when one of them is needed.
 """
-import os
+import posix
 
 from tini_py import log
 
@@ -16,11 +16,11 @@ def register_with_kernel(pdeathsig):
 
     Returns False if the parent is already gone (pdeathsig would never come).
     """
-    if os.getpid() == 1 and not pdeathsig:
+    if posix.getpid() == 1 and not pdeathsig:
         return True
-    parent_before = os.getppid()
+    parent_before = posix.getppid()
     prctl = _load_prctl()
-    if os.getpid() != 1 and not _call(prctl, PR_SET_CHILD_SUBREAPER, 1):
+    if posix.getpid() != 1 and not _call(prctl, PR_SET_CHILD_SUBREAPER, 1):
         log.warning("cannot become a child subreaper; orphans of the command "
                     "will be reaped by the real init instead")
     if pdeathsig:
@@ -28,7 +28,7 @@ def register_with_kernel(pdeathsig):
             log.warning("cannot set the parent-death signal")
         # Kernel rule: pdeathsig fires when the parent dies *after* the
         # prctl; a parent that died before it is seen only as a new ppid.
-        elif os.getppid() != parent_before:
+        elif posix.getppid() != parent_before:
             return False
     return True
 

@@ -70,12 +70,23 @@ def pid1_command():
         return []
 
 
+# Interpreter options whose value is the next word.
+_OPTIONS_WITH_VALUE = (b"-X", b"-W", b"-c", b"-m", b"--check-hash-based-pycs")
+
+
 def pid1_is_tini_py():
-    """tini-py as a console script, `python -m tini_py`, or the zipapp."""
-    for word in pid1_command()[:3]:
+    """tini-py as the installed command, the zipapp, `python -m tini_py`, or
+    an interpreter running one of them: `python3 -I -S /usr/local/bin/tini-py`
+    (the launcher), `python3 -I -S -X ... -c 'import sys;...tini_py...' PATH`
+    (tini-py executed again isolated)."""
+    words = pid1_command()
+    for index, word in enumerate(words):
         base = os.path.basename(word)
-        if base.startswith(b"tini-py") or base.startswith(b"tini_py"):
+        if base.startswith(b"tini-py") or base.startswith(b"tini_py") or b"tini_py." in word:
             return True
+        after_option = index > 0 and words[index - 1] in _OPTIONS_WITH_VALUE
+        if index > 0 and not word.startswith(b"-") and not after_option:
+            return False  # the script, or a command that is not ours
     return False
 
 

@@ -23,6 +23,10 @@ UNCATCHABLE = frozenset((_signal.SIGKILL, _signal.SIGSTOP))
 # valid_signals() already leaves out 32 and 33, which glibc keeps for itself.
 BLOCKED = frozenset(_signal.valid_signals()) - SYNCHRONOUS_FAULTS - UNCATCHABLE
 FORWARDED = BLOCKED - {SIGCHLD}
+# What the launcher (`env --block-signal`, see scripts/tini-py) leaves us:
+# every signal that can be blocked.  SIGCHLD aside: a shell between env and
+# python3 (a pyenv shim) unblocks it.
+LAUNCHER_MASK = (BLOCKED | SYNCHRONOUS_FAULTS) - {SIGCHLD}
 
 # A forwarded signal in this set means "stop": it starts the -t clock.
 STOP_SIGNALS = frozenset((_signal.SIGTERM, _signal.SIGINT, _signal.SIGQUIT))
@@ -47,6 +51,19 @@ def block_signals():
     arrives from here on is lost, even before the child exists.
     """
     return _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)
+
+
+def mask_for_child(inherited):
+    """The signal mask the command starts with: the one tini-py's caller had.
+
+    A mask that blocks every blockable signal is the launcher's, which
+    blocked them before the interpreter started, not the caller's: the
+    command then starts with nothing blocked, as container runtimes, shells
+    and supervisors start commands.
+    """
+    if LAUNCHER_MASK <= inherited:
+        return set()
+    return inherited
 
 
 def wait_for_signal(timeout):

@@ -1,9 +1,16 @@
-"""Phase 3, spawn: fork the command into its own process group and exec it.
+"""Phase 3, spawn: start the command in its own process group.
 
-Between fork and exec the child undoes everything tini-py did to its own
-signal state, so the command starts as if tini-py were not there.
+The command starts as if tini-py were not there: with the signal mask
+tini-py's caller had, the default action for what Python ignores, and
+tini-py's environment byte for byte.
+
+posix_spawn (a vfork in glibc) rather than fork: it does not copy the
+interpreter's page tables and starts the command ~0.4 ms sooner.  Only a
+command that must take the terminal's foreground needs fork (posix_spawn
+cannot call tcsetpgrp).  Imports ``posix``, not ``os`` (~1 ms of every start).
 """
-import os
+import posix
+import sys
 import _signal
 
 from tini_py import log
@@ -11,43 +18,75 @@ from tini_py import log
 EXIT_FORK_FAILED = 125
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
+ENOENT, EAGAIN, ENOMEM, ENOTDIR = 2, 11, 12, 20
 
 
-def spawn_child(command, inherited_mask):
-    """Start ``command``; return its pid (which is also its process group id)."""
-    take_terminal = owns_foreground_terminal()
-    environment = original_environment()
-    try:
-        pid = os.fork()
-    except OSError as error:
-        log.error("cannot fork to run '%s': %s" % (command[0], error.strerror))
-        os._exit(EXIT_FORK_FAILED)
-    if pid == 0:
-        become_command(command, inherited_mask, take_terminal, environment)
-    # Both parent and child call setpgid: whichever runs first wins the race,
-    # so the group exists before the parent forwards anything to it.
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass  # the child did it already, or has exec'd (EACCES), or is gone
+class SpawnFailed(Exception):
+    """The command could not be started; ``code`` is tini-py's exit status."""
+
+    def __init__(self, code):
+        Exception.__init__(self, code)
+        self.code = code
+
+
+def spawn_child(command, child_mask, environment):
+    """Start ``command``; return its pid (which is also its process group id).
+
+    Raises SpawnFailed (after one line on stderr) when it cannot be started.
+    """
+    if owns_foreground_terminal():
+        pid = fork_child(command, child_mask, environment)
+    else:
+        try:
+            pid = posix.posix_spawnp(command[0], command, environment, setpgroup=0,
+                                     setsigmask=child_mask, setsigdef=defaulted_signals())
+        except OSError as error:
+            raise SpawnFailed(report_spawn_failure(command[0], error)) from None
     log.info("started '%s' as pid %d" % (" ".join(command), pid))
     return pid
+
+
+def defaulted_signals():
+    """Signals whose disposition the command must not inherit from Python.
+
+    exec keeps ignored signals ignored (only caught ones go back to the
+    default), so Python's SIG_IGN for SIGPIPE and SIGXFSZ must be undone by
+    hand; SIGINT too while it has Python's handler (a SIGINT arriving before
+    exec would otherwise raise KeyboardInterrupt in the child).
+    """
+    signals = [_signal.SIGPIPE, _signal.SIGXFSZ]
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        signals.append(_signal.SIGINT)
+    return signals
+
+
+def report_spawn_failure(program, error):
+    """One line on stderr; returns the exit status that says what failed."""
+    if error.errno in (EAGAIN, ENOMEM):  # the clone, not the exec
+        log.error("cannot fork to run '%s': %s" % (program, error.strerror))
+        return EXIT_FORK_FAILED
+    log.error("cannot run '%s': %s" % (program, error.strerror or error))
+    if error.errno in (ENOENT, ENOTDIR):  # nothing there to run
+        return EXIT_NOT_FOUND
+    return EXIT_NOT_EXECUTABLE
 
 
 def owns_foreground_terminal():
     """True when stdin is a terminal whose foreground group is ours."""
     try:
-        return os.tcgetpgrp(0) == os.getpgrp()
+        return posix.tcgetpgrp(0) == posix.getpgrp()
     except OSError:
         return False
 
 
-def original_environment():
-    """The environment exactly as tini-py received it.
+# -- the environment ------------------------------------------------------
 
-    Python may have changed os.environ before our first line ran (PEP 538
-    sets LC_CTYPE when the locale is C); the kernel keeps the original in
-    /proc/self/environ.
+def original_environment():
+    """The environment exactly as tini-py received it, {bytes: bytes}.
+
+    Python may have changed its own environment before our first line ran
+    (PEP 538 sets LC_CTYPE when the locale is C); the kernel keeps the
+    original in /proc/self/environ.
     """
     try:
         with open("/proc/self/environ", "rb") as source:
@@ -64,51 +103,75 @@ def original_environment():
 
 
 def environment_without_locale_coercion():
-    """os.environ, minus the LC_CTYPE that Python itself added (PEP 538).
+    """posix.environ, minus the LC_CTYPE that Python itself added (PEP 538).
 
     Python coerces only a C/POSIX locale, and then also turns on UTF-8 mode;
-    a user's own LC_CTYPE=C.UTF-8 leaves UTF-8 mode off.
+    a user's own LC_CTYPE=C.UTF-8 leaves UTF-8 mode off.  PYTHONUTF8 turns
+    UTF-8 mode on by itself, unless the interpreter ignores the environment.
     """
-    import sys
-    environment = dict(os.environ)
-    if sys.flags.utf8_mode and "PYTHONUTF8" not in environment:
-        environment.pop("LC_CTYPE", None)
+    environment = dict(posix.environ)
+    if sys.flags.utf8_mode and (sys.flags.ignore_environment
+                                or b"PYTHONUTF8" not in environment):
+        environment.pop(b"LC_CTYPE", None)
     return environment
 
 
-def become_command(command, inherited_mask, take_terminal, environment):
-    """In the forked child: reset signal state, exec; never returns."""
+def decoded(environment):
+    """{str: str} as os.environ would have it (for reading TINI_* settings)."""
+    encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    return {name.decode(encoding, errors): value.decode(encoding, errors)
+            for name, value in environment.items()}
+
+
+# -- fork: a command that takes the terminal ------------------------------
+
+def fork_child(command, child_mask, environment, take_terminal=True):
     try:
-        os.setpgid(0, 0)
+        pid = posix.fork()
+    except OSError as error:
+        raise SpawnFailed(report_spawn_failure(command[0], error)) from None
+    if pid == 0:
+        become_command(command, child_mask, environment, take_terminal)
+    # Both parent and child call setpgid: whichever runs first wins the race,
+    # so the group exists before the parent forwards anything to it.
+    try:
+        posix.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it already, or has exec'd (EACCES), or is gone
+    return pid
+
+
+def become_command(command, child_mask, environment, take_terminal):
+    """In the forked child: take the terminal, reset signal state, exec; never returns."""
+    try:
+        posix.setpgid(0, 0)
         if take_terminal:
             # Kernel rule: tcsetpgrp from a background group raises SIGTTOU
             # unless the caller blocks or ignores it; we still block it here.
-            os.tcsetpgrp(0, os.getpgrp())
-        restore_signal_state(inherited_mask)
-        os.execvpe(command[0], command, environment)
+            posix.tcsetpgrp(0, posix.getpgrp())
+        for number in defaulted_signals():
+            _signal.signal(number, _signal.SIG_DFL)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, child_mask)
+        execvpe(command[0], command, environment)
     except OSError as error:
-        report_exec_failure(command[0], error)
+        posix._exit(report_spawn_failure(command[0], error))
     except BaseException:
-        os._exit(EXIT_FORK_FAILED)
+        posix._exit(EXIT_FORK_FAILED)
 
 
-def restore_signal_state(inherited_mask):
-    """Undo Python's dispositions, then our mask.
-
-    exec keeps ignored signals ignored (only caught ones go back to the
-    default), so Python's SIG_IGN for SIGPIPE and SIGXFSZ must be undone by
-    hand.  SIGINT goes back to the default before unblocking: Python's own
-    handler would turn a SIGINT arriving before exec into KeyboardInterrupt.
-    """
-    for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
-        _signal.signal(number, _signal.SIG_DFL)
-    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
-    _signal.pthread_sigmask(_signal.SIG_SETMASK, inherited_mask)
-
-
-def report_exec_failure(program, error):
-    log.error("cannot run '%s': %s" % (program, error.strerror or error))
-    if error.errno in (2, 20):  # ENOENT, ENOTDIR: nothing there to run
-        os._exit(EXIT_NOT_FOUND)
-    os._exit(EXIT_NOT_EXECUTABLE)
+def execvpe(program, argv, environment):
+    """os.execvpe without importing os: the first of PATH's directories that
+    holds ``program``; the most telling error if none will run it."""
+    if "/" in program:
+        posix.execve(program, argv, environment)
+    path = environment.get(b"PATH", b"/bin:/usr/bin").decode(
+        sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    first_error = last_error = None
+    for directory in path.split(":"):
+        try:
+            posix.execve((directory or ".") + "/" + program, argv, environment)
+        except OSError as error:
+            last_error = error
+            if error.errno not in (ENOENT, ENOTDIR) and first_error is None:
+                first_error = error
+    raise first_error or last_error

@@ -3,29 +3,50 @@
 
     python3 tools/build_zipapp.py [--output PATH] [--python INTERPRETER]
 
-The result is a stdlib zipapp (PEP 441) of the tini_py package with the
-shebang ``#!/usr/bin/env python3``; it runs in any image that has a
-Python 3.9+ interpreter and needs neither pip nor network access:
+The result is a stdlib zipapp (PEP 441) of the tini_py package; it runs in
+any image that has a Python 3.9+ interpreter and GNU env (coreutils >= 8.31)
+and needs neither pip nor network access:
 
     COPY dist/tini-py.pyz /usr/local/bin/tini-py
     ENTRYPOINT ["tini-py", "--"]
 
+Its first line is the launcher (see scripts/tini-py):
+
+    #!/usr/bin/env -S --block-signal python3 -IS -c '<isolation.BOOT>'
+
+env blocks every signal before the interpreter starts, `-I -S` keeps the
+application's PYTHON* variables and site hooks out, and `-c` imports the
+package from the archive without runpy (`python3 tini-py.pyz` imports
+runpy, ~3 ms).  Without GNU env: python3 -I -S /usr/local/bin/tini-py -- CMD
+
+Each module is stored (not deflated: no zlib import) with its .pyc, compiled
+by the interpreter running this script: zipimport cannot cache bytecode, so
+an interpreter of another minor version compiles the sources at every start
+(~10 ms).  Build with the image's own python3 (Dockerfile.example does).
+
 Stdlib only.  The archive is reproducible: members are sorted and carry a
-fixed timestamp, so the same sources give the same bytes (and the same
-Docker layer cache key).
+fixed timestamp, and the .pyc are hash-based, so the same sources and
+interpreter give the same bytes (and the same Docker layer cache key).
 """
 import argparse
 import os
+import py_compile
 import stat
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "tini_py"
 DEFAULT_OUTPUT = REPO / "dist" / "tini-py.pyz"
-DEFAULT_INTERPRETER = "/usr/bin/env python3"
+DEFAULT_INTERPRETER = "python3"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+# Kernels before 5.1 read 127 bytes of the #! line and cut the rest.
+SHEBANG_LIMIT = 127
+
+sys.path.insert(0, str(REPO))
+from tini_py.isolation import BOOT  # noqa: E402  (the repo's own package)
 
 # The zipapp entry point.  tini_py.__main__.main() ends the process itself
 # (os._exit with the child's status); sys.exit() covers a main() that returns.
@@ -35,6 +56,28 @@ MAIN = (
     "from tini_py.__main__ import main\n"
     "sys.exit(main())\n"
 )
+
+
+def launcher_line(interpreter):
+    """The #! line: GNU env blocks every signal, then runs the interpreter
+    isolated on BOOT, which imports tini_py from this archive."""
+    line = "#!/usr/bin/env -S --block-signal %s -IS -c '%s'" % (interpreter, BOOT)
+    if len(line) > SHEBANG_LIMIT:
+        raise SystemExit("build_zipapp: the #! line would be %d bytes, more than the %d "
+                         "older kernels read; use a shorter --python" % (len(line), SHEBANG_LIMIT))
+    return line.encode() + b"\n"
+
+
+def compiled(source, name):
+    """Bytecode of source for this interpreter: an unchecked hash-based .pyc
+    (no timestamp: reproducible; zipimport then uses it as it is)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source_path = Path(scratch) / "module.py"
+        source_path.write_bytes(source)
+        target = Path(scratch) / "module.pyc"
+        py_compile.compile(str(source_path), cfile=str(target), dfile=name, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        return target.read_bytes()
 
 
 def package_files(package_dir):
@@ -51,20 +94,24 @@ def build(output, interpreter=DEFAULT_INTERPRETER):
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".tmp")
     with open(temporary, "wb") as target:
-        target.write(b"#!" + interpreter.encode() + b"\n")
+        target.write(launcher_line(interpreter))
         # ZipFile writes after the shebang and records absolute offsets,
         # as zipapp.create_archive does.
-        archive = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
+        archive = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED)
 
         def add(name, data):
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             archive.writestr(info, data)
 
-        add("__main__.py", MAIN)
+        def add_module(name, source):
+            add(name, source)
+            add(name + "c", compiled(source, name))
+
+        add_module("__main__.py", MAIN.encode())
         for path in package_files(package_dir):
-            add(path.relative_to(REPO).as_posix(), path.read_bytes())
+            add_module(path.relative_to(REPO).as_posix(), path.read_bytes())
         archive.close()
     os.chmod(temporary, 0o755)
     os.replace(temporary, output)
@@ -76,7 +123,8 @@ def main(argv=None):
     parser.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT,
                         help="where to write the archive (default: dist/tini-py.pyz)")
     parser.add_argument("--python", "-p", default=DEFAULT_INTERPRETER,
-                        help="interpreter for the shebang line (default: %(default)s)")
+                        help="interpreter the launcher line runs, a name looked up in PATH "
+                        "or an absolute path (default: %(default)s)")
     args = parser.parse_args(argv)
     output = build(args.output.resolve(), args.python)
     print("built %s (%d bytes)" % (output, output.stat().st_size))

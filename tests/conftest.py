@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from installed import installed, installed_venv, installed_zipapp  # noqa: F401 - fixtures
+
 REPO = Path(__file__).resolve().parent.parent
 PROGS = Path(__file__).resolve().parent / "progs"
 TINI = [sys.executable, "-m", "tini_py"]

@@ -12,7 +12,8 @@ network inside containers):
   bookworm minbase with python3 and procps (no pip), imported with
   ``docker import``; built once, then reused.
 * ``tini_image``: Dockerfile.example built on the base image with
-  ``--network none``; tini-py inside is the zipapp from tools/build_zipapp.py.
+  ``--network none``; tini-py inside is the zipapp tools/build_zipapp.py
+  builds there, with the image's python3.
 * ``containers``: starts containers (always ``--network none``, labelled
   ``tini-py-test``) and removes them after the test.
 
@@ -492,11 +493,14 @@ def zipapp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tini_image(docker_engine, base_image, zipapp, tmp_path_factory):
-    """Dockerfile.example on the base image; built offline (--network none)."""
+def tini_image(docker_engine, base_image, tmp_path_factory):
+    """Dockerfile.example on the base image; built offline (--network none)
+    from the working tree's tini_py/ and tools/build_zipapp.py."""
     context = tmp_path_factory.mktemp("docker-context")
-    (context / "dist").mkdir()
-    shutil.copy2(zipapp, context / "dist" / "tini-py.pyz")
+    shutil.copytree(REPO / "tini_py", context / "tini_py",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (context / "tools").mkdir()
+    shutil.copy2(REPO / "tools" / "build_zipapp.py", context / "tools")
     shutil.copy2(REPO / "Dockerfile.example", context / "Dockerfile")
     docker_engine("build", "--network", "none", "--label", LABEL,
                   "--build-arg", "BASE_IMAGE=" + base_image,

@@ -1,0 +1,201 @@
+"""tini-py as users install it, and signals sent a set time after its exec.
+
+* ``installed_venv``: a venv made by the test session, with the repository
+  pip-installed into it -- its bin/tini-py is what pip wrote, launcher line
+  included.
+* ``installed_zipapp``: tools/build_zipapp.py's archive.
+* ``ExecEvents``: the kernel's exec events (netlink proc connector; root),
+  to send a signal a set number of milliseconds after a process exec'd --
+  the moment a container runtime starts PID 1.
+
+Both forms run the first ``python3`` on PATH, as in an image; ``form_env``
+puts the session venv's bin first.
+"""
+import errno
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Installed:
+    """An installed form: ``argv`` starts it; ``bin`` holds its python3."""
+
+    def __init__(self, name, argv, bin_dir):
+        self.name, self.argv, self.bin = name, list(argv), Path(bin_dir)
+
+    def __repr__(self):
+        return "<tini-py %s>" % self.name
+
+    @property
+    def python(self):
+        return str(self.bin / "python3")
+
+    @property
+    def site_packages(self):
+        return Path(subprocess.run(
+            [self.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True, text=True, check=True).stdout.strip())
+
+
+def form_env(form, extra=None, path=None):
+    """The environment of an image: PATH with the form's python3 first."""
+    env = {"PATH": path or "%s:%s" % (form.bin, SYSTEM_PATH), "LANG": "C.UTF-8",
+           "HOME": "/root"}
+    env.update(extra or {})
+    return env
+
+
+def _copy_sources(target):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, target / name)
+    for name in ("tini_py", "scripts"):
+        shutil.copytree(REPO / name, target / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory):
+    """`python3 -m venv V && V/bin/pip install <repo>`, from a copy of the
+    sources (pip builds in the source tree)."""
+    root = tmp_path_factory.mktemp("installed")
+    source = root / "src"
+    source.mkdir()
+    _copy_sources(source)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+           "--disable-pip-version-check"]
+    # Offline when the venv has setuptools (3.11 and older); else pip fetches it.
+    result = subprocess.run(pip + ["--no-build-isolation", "--no-index", str(source)],
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        result = subprocess.run(pip + [str(source)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    script = venv / "bin" / "tini-py"
+    assert script.exists(), "pip did not install the tini-py command"
+    return Installed("venv", [str(script)], venv / "bin")
+
+
+@pytest.fixture(scope="session")
+def installed_zipapp(tmp_path_factory, installed_venv):
+    """tools/build_zipapp.py's archive, run by the same python3."""
+    output = tmp_path_factory.mktemp("zipapp") / "tini-py"
+    subprocess.run([installed_venv.python, str(REPO / "tools" / "build_zipapp.py"),
+                    "--output", str(output)], check=True, capture_output=True, timeout=120)
+    return Installed("zipapp", [str(output)], installed_venv.bin)
+
+
+@pytest.fixture(params=["venv", "zipapp"])
+def installed(request):
+    """Each installed form in turn."""
+    return request.getfixturevalue("installed_" + request.param)
+
+
+# ------------------------------------------------------------ exec events
+
+NETLINK_CONNECTOR, CN_IDX_PROC, CN_VAL_PROC = 11, 1, 1
+PROC_CN_MCAST_LISTEN, PROC_EVENT_EXEC = 1, 2
+
+
+class ExecEvents:
+    """The kernel's exec events, with their CLOCK_MONOTONIC timestamps."""
+
+    def __init__(self):
+        try:
+            self.socket = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            self.socket.bind((0, CN_IDX_PROC))
+        except OSError as error:
+            pytest.skip("no netlink proc connector (exec events): %s" % error)
+        listen = struct.pack("I", PROC_CN_MCAST_LISTEN)
+        message = struct.pack("IIIIHH", CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(listen), 0) + listen
+        self.socket.send(struct.pack("IHHII", 16 + len(message), 3, 0, 0, 0) + message)
+
+    def close(self):
+        self.socket.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def events(self, timeout):
+        """Yield (pid, exec time in ns) of every exec until timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.socket.settimeout(left)
+            try:
+                data = self.socket.recv(65536)
+            except socket.timeout:
+                return
+            except OSError as error:  # ENOBUFS: events of a busy machine overflowed
+                if error.errno != errno.ENOBUFS:
+                    raise
+                continue
+            offset = 0
+            while offset + 16 <= len(data):
+                length = struct.unpack_from("I", data, offset)[0]
+                # nlmsghdr (16) + cn_msg (20) + proc_event: what, cpu, timestamp
+                what, _, stamp = struct.unpack_from("IIQ", data, offset + 36)
+                if what == PROC_EVENT_EXEC:
+                    yield struct.unpack_from("i", data, offset + 56)[0], stamp  # process_tgid
+                offset += max(length, 16)
+
+    def wait_exec(self, wanted, timeout=20):
+        """(pid, exec time in ns) of the first exec whose /proc/PID/cmdline
+        satisfies wanted(pid, words)."""
+        for pid, stamp in self.events(timeout):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as source:
+                    words = source.read().split(b"\0")
+            except OSError:
+                continue
+            if wanted(pid, words):
+                return pid, stamp
+        raise AssertionError("no exec event matched within %ss" % timeout)
+
+    def next_exec_of(self, pid, timeout):
+        """Exec time (ns) of pid's next exec, or None if it made none."""
+        for other, stamp in self.events(timeout):
+            if other == pid:
+                return stamp
+        return None
+
+
+def parent_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as source:
+            data = source.read()
+    except OSError:
+        return None
+    return int(data[data.rindex(b")") + 2:].split()[1])
+
+
+def signal_after_exec(events, wanted, delay_ms, sig=signal.SIGTERM):
+    """Send sig to the process wanted() picks, delay_ms after its exec;
+    return (pid, exec time in ns, ms between the exec and the kill)."""
+    pid, stamp = events.wait_exec(wanted)
+    due = stamp + int(delay_ms * 1e6)
+    ahead = (due - time.monotonic_ns()) / 1e9 - 0.0003
+    if ahead > 0:
+        time.sleep(ahead)
+    while time.monotonic_ns() < due:
+        pass  # the last 0.3 ms busy: sleep() may overshoot
+    sent = time.monotonic_ns()
+    os.kill(pid, sig)
+    return pid, stamp, (sent - stamp) / 1e6

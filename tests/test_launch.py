@@ -1,0 +1,179 @@
+"""The installed forms of tini-py, as an image starts them.
+
+The installed command and the zipapp begin with the launcher line
+`#!/usr/bin/env -S --block-signal python3 ...`: env blocks every signal
+before the interpreter starts.  Kernel rule: PID 1 of a namespace gets no
+default action for a signal it has no handler for -- such a signal is
+dropped -- while a blocked one stays pending across execve until tini-py
+collects it.  So a TERM sent right after the exec (a pod deleted as it
+starts) must reach the command.
+
+The command must still start as its caller started tini-py: with no signal
+blocked (not the launcher's everything-blocked mask), and with tini-py's
+environment byte for byte.
+"""
+import os
+import signal
+import subprocess
+
+import pytest
+
+from conftest import UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
+from installed import ExecEvents, form_env, parent_of, signal_after_exec
+
+REPO_TINI_M = ["-m", "tini_py"]
+TERM_EXIT = 128 + signal.SIGTERM
+REPEAT = 5
+
+
+def start(argv, env, mask=(), **kwargs):
+    """Start argv as the test's child: nothing ignored, ``mask`` blocked."""
+    def preexec():
+        _clean_signals()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=preexec, start_new_session=True,
+                            **kwargs)
+
+
+def finish(proc, timeout):
+    """Exit status, or None (everything it started is then killed)."""
+    try:
+        proc.communicate(timeout=timeout)
+        return proc.returncode
+    except subprocess.TimeoutExpired:
+        for pid in descendants(proc.pid):
+            kill_quietly(pid)
+        kill_quietly(proc.pid)
+        proc.communicate()
+        return None
+
+
+def term_after_exec_as_pid1(form, delay_ms):
+    """One run: `unshare ... FORM -- sleep 30`, TERM delay_ms after FORM's
+    exec.  Returns (tini-py's exit status, or None if it kept running;
+    ms from the exec to the TERM; ms from the exec to the launcher's own
+    exec of python3, i.e. until every signal was blocked, or None when there
+    was no launcher)."""
+    with ExecEvents() as events:
+        proc = start(UNSHARE + form.argv + ["--", "sleep", "30"], form_env(form))
+        try:
+            pid, stamp, sent_ms = signal_after_exec(
+                events, lambda pid, words: parent_of(pid) == proc.pid, delay_ms)
+            python_exec = events.next_exec_of(pid, timeout=1)
+        except BaseException:
+            finish(proc, 0)
+            raise
+    blocked_ms = None if python_exec is None else (python_exec - stamp) / 1e6
+    return finish(proc, 5), sent_ms, blocked_ms
+
+
+@pytest.mark.parametrize("delay_ms", [1, 2, 5, 20])
+def test_term_right_after_exec_as_pid1_is_not_lost(installed, delay_ms):
+    """Every TERM that comes after the launcher has blocked the signals is
+    delivered.  The launcher itself (GNU env, C like tini) needs ~0.6 ms from
+    its exec to block them (median; p99 0.8 ms on a 2-core VM): a 1 ms TERM
+    that came sooner, on a loaded machine, is not counted here -- bench/run.py
+    shows how often that happens, beside tini.  Without the launcher every
+    TERM before ~6 ms (the interpreter's start) is lost."""
+    counted, early = [], []
+    for _ in range(4 * REPEAT):
+        if len(counted) == REPEAT:
+            break
+        status, sent_ms, blocked_ms = term_after_exec_as_pid1(installed, delay_ms)
+        if sent_ms > delay_ms + 2:
+            continue  # the sender itself was late (a loaded machine): not a test of the window
+        if blocked_ms is not None and sent_ms < blocked_ms:
+            early.append((status, round(sent_ms, 2), round(blocked_ms, 2)))
+            continue  # inside the launcher's own start-up
+        counted.append((status, round(sent_ms, 2), blocked_ms and round(blocked_ms, 2)))
+    assert len(counted) == REPEAT, ("only %d of %d runs sent TERM after the launcher had "
+                                    "blocked it: %r" % (len(counted), 4 * REPEAT, early))
+    lost = [run for run in counted if run[0] != TERM_EXIT]
+    assert not lost, ("%s: TERM sent %s ms after exec, as PID 1: %d of %d lost "
+                      "(exit status, ms after exec, launcher done after ms): %r"
+                      % (installed.name, delay_ms, len(lost), REPEAT, counted))
+
+
+# ------------------------------------------------------------- the command
+
+def masks_of_child(argv, env, mask=()):
+    proc = start(argv + ["--", "grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"], env, mask)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return {line.split(":")[0]: int(line.split()[1], 16) for line in out.decode().splitlines()}
+
+
+GLIBC_RESERVED = (1 << 31) | (1 << 32)  # see test_core_reaping.GLIBC_RESERVED
+
+
+@pytest.mark.parametrize("pid1", [True, False], ids=["pid1", "subreaper"])
+def test_child_starts_with_nothing_blocked_after_the_launcher(installed, pid1):
+    """The launcher blocked everything; the command must not inherit that."""
+    masks = masks_of_child((UNSHARE if pid1 else []) + installed.argv, form_env(installed))
+    assert masks["SigBlk"] == 0, "the command starts with %x blocked" % masks["SigBlk"]
+    assert masks["SigIgn"] & ~GLIBC_RESERVED == 0, "the command ignores %x" % masks["SigIgn"]
+
+
+def test_launcher_mask_is_not_the_callers(installed):
+    """Even a caller that blocked some signals itself: env replaced its mask
+    with everything blocked, so the command starts with none blocked (the
+    caller's own mask is lost: README, known limits)."""
+    masks = masks_of_child(installed.argv, form_env(installed), mask=[signal.SIGUSR1])
+    assert masks["SigBlk"] == 0
+
+
+def fallback_argv(form):
+    return [form.python, "-I", "-S"] + form.argv
+
+
+@pytest.mark.parametrize("how", ["fallback", "python-m"])
+def test_callers_mask_reaches_the_child_without_the_launcher(installed_venv, how):
+    """`python3 -I -S tini-py` (no GNU env) and `python -m tini_py` (executes
+    itself again isolated) keep the caller's mask for the command."""
+    argv = fallback_argv(installed_venv) if how == "fallback" else [installed_venv.python] + REPO_TINI_M
+    masks = masks_of_child(argv, form_env(installed_venv), mask=[signal.SIGUSR1, signal.SIGHUP])
+    assert masks["SigBlk"] == (1 << signal.SIGUSR1 - 1) | (1 << signal.SIGHUP - 1)
+
+
+# Python coerces a C locale by setting LC_CTYPE in its own environment
+# (PEP 538): no LANG here, so that must not reach the command either.
+ODD_ENV = {
+    "EMPTY": "", "EQUALS": "a=b==c", "NEWLINE": "one\ntwo",
+    "NOT_UTF8": os.fsdecode(b"\xff\xfe\x80"),
+    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "error", "PYTHONINSPECT": "1",
+}
+
+
+@pytest.mark.parametrize("pid1", [True, False], ids=["pid1", "subreaper"])
+def test_child_environment_is_the_callers_byte_for_byte(installed, pid1):
+    env = form_env(installed, ODD_ENV)
+    del env["LANG"]
+    argv = (UNSHARE if pid1 else []) + installed.argv + ["--", "cat", "/proc/self/environ"]
+    proc = start(argv, env)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    given = b"".join(b"%s=%s\0" % (os.fsencode(k), os.fsencode(v)) for k, v in env.items())
+    assert out == given, "the command's environment differs:\n given %r\n got   %r" % (given, out)
+
+
+def test_fallback_without_the_launcher_runs_isolated(installed):
+    """Where GNU env is missing (busybox, distroless): python3 -I -S tini-py."""
+    proc = start(fallback_argv(installed) + ["--", "sh", "-c", "exit 7"],
+                 form_env(installed, {"PYTHONHOME": "/nonexistent"}))
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (7, b"")
+
+
+def test_only_one_thread_ever(installed):
+    """tini-py runs no thread but its own: a signal for PID 1 cannot land
+    anywhere else."""
+    proc = start(installed.argv + ["--", "sleep", "30"], form_env(installed))
+    try:
+        wait_for(lambda: [p for p in descendants(proc.pid) if parent_of(p) == proc.pid],
+                 what="the command")
+        assert os.listdir("/proc/%d/task" % proc.pid) == [str(proc.pid)]
+        os.kill(proc.pid, signal.SIGTERM)
+        assert finish(proc, 10) == TERM_EXIT
+    finally:
+        finish(proc, 0)

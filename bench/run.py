@@ -85,19 +85,43 @@ def make_console_script(tmp, given):
     """A venv made from this interpreter with the repo pip-installed: its bin/tini-py."""
     if given:
         return given
+    source = os.path.join(tmp, "src")
+    os.mkdir(source)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(os.path.join(REPO, name), source)
+    for name in ("tini_py", "scripts"):  # pip builds in the source tree: not in ours
+        shutil.copytree(os.path.join(REPO, name), os.path.join(source, name),
+                        ignore=shutil.ignore_patterns("__pycache__"))
     venv = os.path.join(tmp, "venv")
     subprocess.run([PY, "-m", "venv", venv], check=True)
     vpy = os.path.join(venv, "bin", "python")
     base = ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
-    r = subprocess.run([vpy] + base + ["--no-build-isolation", REPO],
+    r = subprocess.run([vpy] + base + ["--no-build-isolation", source],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if r.returncode != 0:
-        r = subprocess.run([vpy] + base + [REPO], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run([vpy] + base + [source], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     script = os.path.join(venv, "bin", "tini-py")
     if r.returncode != 0 or not os.path.exists(script):
         log("could not pip install the repo into a venv: " + r.stderr.decode(errors="replace")[-300:])
         return None
     return script
+
+
+def make_zipapp(tmp):
+    """tools/build_zipapp.py's archive, built by this interpreter."""
+    out = os.path.join(tmp, "tini-py.pyz")
+    r = subprocess.run([PY, os.path.join(REPO, "tools", "build_zipapp.py"), "--output", out],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        log("could not build the zipapp: " + r.stderr.decode(errors="replace")[-300:])
+        return None
+    return out
+
+
+def image_env(bin_dir):
+    """An image's environment: the venv's python3 first on PATH (the launcher
+    line runs `python3`; a pyenv shim there would run bash first)."""
+    return dict(os.environ, PATH=bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 
 
 class Init:
@@ -312,7 +336,8 @@ def time_command(argv, env):
 
 
 def run_startup(inits, runs):
-    """Median ms of `unshare ... INIT /bin/true` minus `unshare ... /bin/true`, interleaved."""
+    """Median ms of `unshare ... INIT /bin/true` minus `unshare ... /bin/true`, interleaved.
+    An Init with ``startup_only`` (the bare interpreter) gets no /bin/true."""
     unshare = shutil.which("unshare")
     base = [unshare] + UNSHARE[1:]
     times = {i.name: [] for i in inits}
@@ -324,7 +349,8 @@ def run_startup(inits, runs):
             if init is None:
                 argv, env, name = base + ["/bin/true"], dict(os.environ), None
             else:
-                argv, env, name = base + init.argv + ["/bin/true"], init.env, init.name
+                tail = [] if getattr(init, "startup_only", False) else ["/bin/true"]
+                argv, env, name = base + init.argv + tail, init.env, init.name
             dt, code = time_command(argv, env)
             if code != 0:
                 raise RuntimeError("%s -- /bin/true exited %d" % (name, code))
@@ -413,7 +439,7 @@ def machine_info(cfg, bins):
     ]
 
 
-def build_table(names, m, py_names, floors):
+def build_table(names, m, py_names, floors, bares):
     """Rows = metrics, columns = inits, then goal / tini-py ratio / PASS-MISS."""
     def ratio(name, metric, ref):
         a, b = m[metric].get(name), m[metric].get(ref)
@@ -426,6 +452,8 @@ def build_table(names, m, py_names, floors):
     def ratio_goal(metric, ref, limit):
         def check(name):
             against = floors.get(name, ref) if ref == "floor" else ref
+            if ref == "bare":
+                against = bares.get(name)
             r = ratio(name, metric, against)
             if r is None:
                 return "-", None
@@ -440,6 +468,12 @@ def build_table(names, m, py_names, floors):
         v = m["early20"].get(name)
         return ("-", None) if v is None else (v, v.split("/")[0] == v.split("/")[1])
 
+    def early1_goal(name):
+        v, ref = m["early1"].get(name), m["early1"].get("tini")
+        if v is None or ref is None:
+            return "-", None
+        return "%s (tini %s)" % (v, ref), int(v.split("/")[0]) >= int(ref.split("/")[0])
+
     def soak_goal(name):
         v = m["soak_growth"].get(name)
         return ("-", None) if v is None else ("%+.2f MB" % v, v < 1.0)
@@ -450,12 +484,11 @@ def build_table(names, m, py_names, floors):
         ("RSS with child running (MB)", "rss", 2, "<= 1.15x floor", ratio_goal("rss", "floor", 1.15)),
         ("idle wake-ups (/s)", "wakeups", 2, "0/s", idle_goal),
         ("idle CPU (ms/s)", "idle_cpu", 3, "", None),
-        ("start-up cost (ms)", "startup", 2, "<= 1.3x floor", ratio_goal("startup", "floor", 1.3)),
+        ("start-up cost (ms)", "startup", 2, "<= 1.3x bare", ratio_goal("startup", "bare", 1.3)),
         ("zombie storm reaped (ms)", "storm", 1, "<= 2x tini", ratio_goal("storm", "tini", 2.0)),
         ("exec to SIGTERM blocked (ms, median)", "masked", 2, "", None),
-        ("TERM 0 ms after exec delivered", "early0", 0, "", None),
+        ("TERM 1 ms after exec delivered", "early1", 0, ">= tini", early1_goal),
         ("TERM 5 ms after exec delivered", "early5", 0, "", None),
-        ("TERM 10 ms after exec delivered", "early10", 0, "", None),
         ("TERM 20 ms after exec delivered", "early20", 0, "never lost", early_goal),
         ("soak: signals child got / sent", "soak_counts", 0, "", None),
         ("soak: init CPU per forwarded signal (us)", "soak_cpu", 2, "", None),
@@ -488,7 +521,8 @@ def main():
     ap.add_argument("--tini-py", metavar="PATH", help="tini-py console script to use "
                     "(default: pip install the repo into a temporary venv made from this python)")
     ap.add_argument("--only", metavar="NAMES", help="comma list of inits to run (tini,dumb-init,"
-                    "catatonit,floor,floor-venv,tini-py,py-m)")
+                    "catatonit,floor,floor-venv,tini-py,zipapp,py-m; bare and bare-venv, "
+                    "the interpreters' own start-up, come with the Python inits)")
     ap.add_argument("--output", default=os.path.join(HERE, "results.md"))
     ap.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)),
                     help="pin latency sessions (sender, init, child) to this CPU (default: the last)")
@@ -520,29 +554,45 @@ def main():
         py_m = Init("py-m", [PY, "-m", "tini_py", "--"], py_env)
         ok, why = tini_py_runnable(py_m.argv, py_env)
         py_names = []
+        # The interpreters' own start-up (`python -I -S -c pass`): start-up only.
+        bares = [Init("bare", [PY, "-I", "-S", "-c", "pass"])]
+        bare_of = {"py-m": "bare"}
+        floor_of = {"py-m": "floor"}
         if ok:
             script = make_console_script(tmp, cfg.tini_py)
             if script:
-                # The script runs under the venv's python, which skips the base
-                # interpreter's site-packages (.pth files): its fair floor is
-                # the floor init run by that same venv python.
-                shebang = open(script, "rb").readline()[2:].decode().strip().split()
-                if shebang and shebang[0] != PY:
-                    inits.append(Init("floor-venv", shebang + [os.path.join(HERE, "floor_init.py")]))
-                inits.append(Init("tini-py", [script, "--"]))
+                # The launcher line runs the first python3 on PATH, isolated
+                # (-I -S): the fair floor and bare interpreter are that python,
+                # run the same way.
+                venv_bin = os.path.dirname(os.path.abspath(script))
+                venv_py = os.path.join(venv_bin, "python3")
+                env = image_env(venv_bin)
+                inits.append(Init("floor-venv", [venv_py, "-I", "-S",
+                                                 os.path.join(HERE, "floor_init.py")], env))
+                bares.append(Init("bare-venv", [venv_py, "-I", "-S", "-c", "pass"], env))
+                inits.append(Init("tini-py", [script, "--"], env))
                 py_names.append("tini-py")
+                zipapp = make_zipapp(tmp)
+                if zipapp:
+                    inits.append(Init("zipapp", [zipapp, "--"], env))
+                    py_names.append("zipapp")
+                for name in ("tini-py", "zipapp"):
+                    bare_of[name], floor_of[name] = "bare-venv", "floor-venv"
             inits.append(py_m)
             py_names.append("py-m")
+        for bare in bares:
+            bare.startup_only = True
         else:
             log("tini-py is not runnable yet (%s): measuring the others only" % why)
         if cfg.only:
             keep = set(cfg.only.split(","))
             inits = [i for i in inits if i.name in keep]
             py_names = [n for n in py_names if n in keep]
+            bares = [b for b in bares if b.name in {bare_of.get(n) for n in py_names}]
         names = [i.name for i in inits]
 
         metrics = {k: {} for k in ("p50", "p99", "rss", "wakeups", "idle_cpu", "startup", "storm",
-                                   "masked", "early0", "early5", "early10", "early20", "soak_counts", "soak_cpu",
+                                   "masked", "early1", "early5", "early20", "soak_counts", "soak_cpu",
                                    "soak_growth")}
         lat = {n: [] for n in names}
         per = {n: {"rss": [], "wakeups": [], "idle_cpu": []} for n in names}
@@ -579,31 +629,34 @@ def main():
             metrics["storm"][n] = statistics.median(storms[n])
 
         log("start-up: %d runs each" % cfg.startup_runs)
-        startup, base_ms = run_startup(inits, cfg.startup_runs)
+        startup, base_ms = run_startup(inits + bares, cfg.startup_runs)
         metrics["startup"].update(startup)
 
         log("early TERM: %d reps" % cfg.early_reps)
-        early, masked = run_early(inits, tool, (0, 5, 10, 20), cfg.early_reps)
+        early, masked = run_early(inits, tool, (1, 5, 20), cfg.early_reps)
         metrics["masked"].update(masked)
         for n in names:
-            for d in (0, 5, 10, 20):
+            for d in (1, 5, 20):
                 metrics["early%d" % d][n] = "%d/%d" % tuple(early[n][d])
 
-        table, misses = build_table(names, metrics, py_names,
-                                    {"tini-py": "floor-venv" if "floor-venv" in names else "floor",
-                                     "py-m": "floor"})
+        table, misses = build_table(names + [b.name for b in bares], metrics, py_names,
+                                    floor_of, bare_of)
         info = machine_info(cfg, bins)
         legend = [
             "Inits: `tini -g --`, `dumb-init --`, `catatonit -g --`; floor = `python3 bench/floor_init.py` "
             "(smallest correct Python init), run by the python running the bench; floor-venv = the same "
-            "floor run by the venv python; tini-py = the installed `tini-py` script from a venv made "
-            "from that python (compared with floor-venv); py-m = `python3 -m tini_py --` "
-            "(compared with floor).",
+            "floor run isolated (`-I -S`) by the venv python; tini-py = the `tini-py` command pip "
+            "installed into a venv made from that python, zipapp = tools/build_zipapp.py's archive "
+            "(both run by their launcher line, `env --block-signal python3 -I -S`, with the venv's "
+            "bin first on PATH; compared with floor-venv and bare-venv); py-m = `python3 -m "
+            "tini_py --`, which executes itself again isolated (compared with floor and bare). "
+            "bare, bare-venv = the interpreter alone, `python -I -S -c pass` (start-up only).",
             "Latency: CLOCK_MONOTONIC before kill(PID 1, SIGUSR1) to CLOCK_MONOTONIC in the child's "
             "sigwaitinfo, ping-pong, sender/init/child pinned to CPU %s, %d-us gap. Start-up: median of `unshare ... INIT -- /bin/true` minus "
             "`unshare ... /bin/true` (%.2f ms). Storm: %d orphans re-parented to PID 1 exit at once; "
-            "time until PID 1 has no children but the storm process. Early TERM: delivered = init "
-            "exited within 1 s (child `sleep 5`). Soak: SIGUSR2 blasted at PID 1 (coalescing allowed)."
+            "time until PID 1 has no children but the storm process. Early TERM: SIGTERM N ms after the "
+            "parent saw the init's exec (close-on-exec pipe); delivered = init exited within 1 s "
+            "(child `sleep 5`). Soak: SIGUSR2 blasted at PID 1 (coalescing allowed)."
             % (cfg.cpu, cfg.gap_us, base_ms, cfg.storm),
         ]
         print()

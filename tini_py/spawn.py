@@ -15,6 +15,11 @@ EXIT_NOT_FOUND = 127
 
 def spawn_child(command, inherited_mask):
     """Start ``command``; return its pid (which is also its process group id)."""
+    if not command[0]:
+        # execvp("") finds nothing, as a shell's `''` does (Python refuses
+        # an empty argv[0] with a ValueError instead).
+        log.error("cannot run '': the command name is empty")
+        os._exit(EXIT_NOT_FOUND)
     take_terminal = owns_foreground_terminal()
     environment = original_environment()
     try:

@@ -28,12 +28,10 @@ PY = sys.executable
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 MODES = ("pid1", "subreaper")
 
-# The signals tini-py forwards (contract): 1-31 without the synchronous faults,
-# CHLD, KILL and STOP; plus the real-time signals 34-64.
-NOT_FORWARDED = {
-    signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS,
-    signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS,
-}
+# The signals tini-py forwards (contract): 1-31 but CHLD, KILL and STOP (the
+# faults SEGV, BUS, ... included: sent with kill() they are signals like any
+# other); plus the real-time signals 34-64.
+NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP}
 FORWARDED = [s for s in range(1, 32) if s not in NOT_FORWARDED] + list(range(34, 65))
 
 

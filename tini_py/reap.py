@@ -14,17 +14,18 @@ import _signal
 from tini_py import log
 
 
-def reap_children(on_reaped):
+def reap_children(on_status):
     """Collect every exited child without blocking; SIGCHLD coalesces, so
-    one signal may stand for many exits.  Calls on_reaped(pid, status)."""
+    one signal may stand for many exits.  Calls on_status(pid, status) for
+    each, and for each child that stopped or continued (reported once)."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED | os.WCONTINUED)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        on_reaped(pid, status)
+        on_status(pid, status)
 
 
 def describe_status(status):
@@ -63,6 +64,29 @@ def signal_everyone(number, is_pid1, group):
         return
     for pid in pids:
         signal_descendant(pid, number)
+
+
+def signal_outside_group(number, is_pid1, group):
+    """Send ``number`` to every process we own that is not in ``group`` --
+    those a signal to the group did not reach.  Without /proc (or with one
+    of another pid namespace), to everyone."""
+    try:
+        if proc_problem() is not None:
+            raise OSError(proc_problem())
+        parent_of, zombies, group_of = read_process_table()
+        pids = list(parent_of) if is_pid1 else descendants()
+    except OSError:
+        signal_everyone(number, is_pid1, group)
+        return
+    for pid in pids:
+        if pid == 1 or pid in zombies or group_of.get(pid) == group:
+            continue
+        if is_pid1:
+            # Every process of the namespace is ours, whoever its parent is
+            # (docker exec'd ones have none here): a plain kill is right.
+            _kill_quietly(pid, number)
+        else:
+            signal_descendant(pid, number)
 
 
 def _group_or_children_alive(group):
@@ -220,7 +244,7 @@ def read_nspid():
 def descendants(include_zombies=False):
     """Pids of every process below us in the ppid tree; OSError when /proc
     cannot be listed (not mounted, or no file descriptor left)."""
-    parent_of, zombies = read_process_table()
+    parent_of, zombies, _ = read_process_table()
     me = os.getpid()
     children_of = {}
     for pid, parent in parent_of.items():
@@ -250,7 +274,8 @@ def is_descendant(pid):
 
 
 def read_process_table():
-    parent_of, zombies = {}, set()
+    """({pid: ppid}, {zombie pids}, {pid: process group}) of every process."""
+    parent_of, zombies, group_of = {}, set(), {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -258,23 +283,25 @@ def read_process_table():
         if stat is None:
             continue
         parent_of[int(entry)] = stat[0]
+        group_of[int(entry)] = stat[2]
         if stat[1] == "Z":
             zombies.add(int(entry))
-    return parent_of, zombies
+    return parent_of, zombies, group_of
 
 
 # Fields of /proc/PID/stat counted after the command name (proc(5) field
 # number minus 3).
-STAT_STATE, STAT_PPID = 0, 1
+STAT_STATE, STAT_PPID, STAT_PGRP = 0, 1, 2
 
 
 def read_stat(pid):
-    """(ppid, state) of pid, or None if it is gone."""
+    """(ppid, state, process group) of pid, or None if it is gone."""
     fields = read_stat_fields(pid)
     if fields is None:
         return None
     try:
-        return int(fields[STAT_PPID]), fields[STAT_STATE].decode()
+        return (int(fields[STAT_PPID]), fields[STAT_STATE].decode(),
+                int(fields[STAT_PGRP]))
     except (IndexError, ValueError):
         return None
 

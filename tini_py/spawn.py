@@ -13,14 +13,17 @@ EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 
 
-def spawn_child(command, inherited_mask):
-    """Start ``command``; return its pid (which is also its process group id)."""
+def spawn_child(command, inherited_mask, take_terminal):
+    """Start ``command``; return its pid (which is also its process group id).
+
+    With ``take_terminal``, the child's group becomes the terminal's
+    foreground group (it gets Ctrl-C, and may read the terminal).
+    """
     if not command[0]:
         # execvp("") finds nothing, as a shell's `''` does (Python refuses
         # an empty argv[0] with a ValueError instead).
         log.error("cannot run '': the command name is empty")
         os._exit(EXIT_NOT_FOUND)
-    take_terminal = owns_foreground_terminal()
     environment = original_environment()
     try:
         pid = os.fork()
@@ -113,6 +116,9 @@ def restore_signal_state(inherited_mask):
 
 
 def report_exec_failure(program, error):
+    # The mask is already the command's: a broken stderr must not kill us
+    # with SIGPIPE before the exit status says what went wrong.
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     log.error("cannot run '%s': %s" % (program, error.strerror or error))
     if error.errno in (2, 20):  # ENOENT, ENOTDIR: nothing there to run
         os._exit(EXIT_NOT_FOUND)

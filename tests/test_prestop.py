@@ -269,3 +269,35 @@ def test_proc_of_another_namespace_is_not_trusted(namespace, public, work):
         line = one_line(result)
         assert expect in line and "another pid namespace" in line, line
     assert read_signals(work / "log") == []
+
+
+def waits_for_signals(pid):
+    """Is pid asleep in sigtimedwait()?  (Kernel rule: meanwhile its
+    /proc status shows the waited-for signals as unblocked.)"""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "sigtimedwait" in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_hook_still_stops_on_a_signal_from_elsewhere(namespace, public, work, sig):
+    """prestop drops the signals PID 1 sends it (tini-py's drain reaches every
+    process of its namespace, the hook included), and only those."""
+    ns = namespace([public["python"], "-m", "tini_py", "--"] + app(public, work))
+    wait_ready(ns, work)
+    command = ["nsenter", "-t", str(ns.pid1), "-p", "-m", public["python"], "-m", "tini_py",
+               "prestop", "--sleep", "0", "--wait", "60"]
+    hook = subprocess.Popen(command, env=ns.env(), stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, preexec_fn=_clean_signals)
+    try:
+        inner = wait_for(lambda: children(hook.pid), what="prestop under nsenter")[0]
+        wait_for(lambda: waits_for_signals(inner), what="prestop to wait in sigtimedwait")
+        os.kill(inner, sig)
+        _, err = hook.communicate(timeout=20)
+    finally:
+        kill_quietly(hook.pid)
+        hook.wait(10)
+    assert hook.returncode in (-sig, 128 + sig), (hook.returncode, err)
+    assert b"Traceback" not in err, err

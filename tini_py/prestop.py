@@ -11,10 +11,11 @@ or the wait timed out; 2 on a usage error.
 import errno
 import os
 import time
+import _signal
 
 from tini_py import log
 from tini_py.config import UsageError, parse_seconds
-from tini_py.signals import parse_signal, signal_name
+from tini_py.signals import BLOCKED, parse_signal, signal_name
 
 USAGE = "tini-py prestop [--sleep SECONDS] [--signal SIG] [--wait SECONDS]"
 DEFAULT_SLEEP = 5.0
@@ -23,9 +24,10 @@ POLL_SECONDS = 0.1
 
 def run_prestop(args):
     sleep, number, wait = parse_prestop_args(args)
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)  # see pause()
     if sleep:
         log.info("prestop: sleeping %gs" % sleep)
-        time.sleep(sleep)
+        pause(sleep)
     if number and not signal_pid1(number):
         return 1
     if wait and not wait_for_main_child(wait):
@@ -209,8 +211,40 @@ def wait_for_children_of_pid1(seconds):
     while living_children_of_pid1():
         if time.monotonic() >= deadline:
             return False
-        time.sleep(POLL_SECONDS)
+        pause(POLL_SECONDS)
     return True
+
+
+def pause(seconds):
+    """Sleep, with every signal blocked and taken here.
+
+    One that PID 1 sent is dropped: tini-py, once its main child is gone,
+    signals every process of its namespace, and this hook (docker exec,
+    kubelet exec) is one of them -- it must live to report the drain.  Any
+    other signal acts as it would have unblocked.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        info = _signal.sigtimedwait(BLOCKED, left)
+        if info is None:
+            return
+        if info.si_pid != 1:
+            act_as_unblocked(info.si_signo)
+
+
+def act_as_unblocked(number):
+    """Let ``number`` take the action it has when not blocked: Python's
+    ignored SIGPIPE/SIGXFSZ stay ignored, the rest get the default
+    (SIGINT too: a KeyboardInterrupt traceback is no way to stop)."""
+    if _signal.getsignal(number) == _signal.SIG_IGN:
+        return
+    _signal.signal(number, _signal.SIG_DFL)
+    os.kill(os.getpid(), number)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {number})  # delivered here
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {number})
 
 
 def living_children_of_pid1():

@@ -15,17 +15,14 @@ import time
 
 import pytest
 
-import conftest
 from conftest import PY, alive, prog, recorder, wait_for
 
 
 @pytest.fixture(params=["ENOSYS", "EPERM"])
-def no_pidfd(request, monkeypatch):
-    """tini-py is started through no_pidfd.py in this test (PID 1 still:
-    the wrapper execs it)."""
-    monkeypatch.setattr(conftest, "TINI",
-                        [PY, prog("no_pidfd.py"), "--errno", request.param] + conftest.TINI)
-    return request.param
+def no_pidfd(request):
+    """The launcher that starts tini-py under the filter (PID 1 still: it
+    execs tini-py)."""
+    return [PY, prog("no_pidfd.py"), "--errno", request.param]
 
 
 def ns_to_host(proc, ns_pids):
@@ -45,9 +42,9 @@ def ns_to_host(proc, ns_pids):
 def test_pidfd_calls_really_fail_under_the_wrapper(no_pidfd):
     probe = ("import os\ntry:\n    os.pidfd_open(os.getpid())\n"
              "except OSError as e:\n    print(e.errno)\n")
-    out = subprocess.run(conftest.TINI[:4] + [PY, "-c", probe], capture_output=True,
+    out = subprocess.run(no_pidfd + [PY, "-c", probe], capture_output=True,
                          text=True, timeout=30)
-    assert out.stdout.split() == [str(getattr(errno, no_pidfd))], out
+    assert out.stdout.split() == [str(getattr(errno, no_pidfd[-1]))], out
 
 
 def test_leftovers_outside_the_group_are_stopped(tini, no_pidfd, tmp_path):
@@ -55,7 +52,7 @@ def test_leftovers_outside_the_group_are_stopped(tini, no_pidfd, tmp_path):
     only a per-process signal reaches them; the orphan-grace SIGKILL must."""
     pidfile, ready = tmp_path / "pids", tmp_path / "ready"
     proc = tini(["--orphan-grace", "1", PY, prog("daemon.py"), str(pidfile), str(ready),
-                 "7", "session", "ignore", "2", str(tmp_path / "go")])
+                 "7", "session", "ignore", "2", str(tmp_path / "go")], launcher=no_pidfd)
     proc.wait_ready(ready)
     ns_pids = [int(x) for x in pidfile.read_text().split()]
     leftovers = wait_for(lambda: ns_to_host(proc, ns_pids), what="the leftovers")
@@ -69,7 +66,7 @@ def test_leftovers_outside_the_group_are_stopped(tini, no_pidfd, tmp_path):
 
 def test_grace_kill_stops_a_child_ignoring_term(tini, no_pidfd, tmp_path):
     log, ready = tmp_path / "log", tmp_path / "ready"
-    proc = tini(["-t", "0.5"] + recorder(log, ready, "--ignore", "TERM"))
+    proc = tini(["-t", "0.5"] + recorder(log, ready, "--ignore", "TERM"), launcher=no_pidfd)
     proc.wait_ready(ready)
     start = time.monotonic()
     proc.kill(signal.SIGTERM)

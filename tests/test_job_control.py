@@ -349,26 +349,46 @@ def test_ctrl_z_stops_a_job_whose_stdin_is_a_pipe(shell, tmp_path):
     assert shell.prompt() == 128 + signal.SIGINT
 
 
-def test_a_script_gets_ctrl_z_and_its_terminal_back(shell, tmp_path):
-    """Run from a script, tini-py shares the script's process group: Ctrl-Z
-    stops the script too, and once tini-py is gone the script can read the
-    terminal again (it is given back to the group it was taken from)."""
-    job = Job(tmp_path)
-    script = job.command() + '; echo after=$?; read word; echo got=$word'
+def start_script(shell, job):
+    """bash -c 'tini-py ...; echo after=$?; read word; echo got=$word':
+    tini-py shares the script's process group, the script reads the
+    terminal after it.  Returns (child, tini-py, the script's bash)."""
+    script = job.command() + "; echo after=$?; read word; echo got=$word"
     shell.type(shlex.join(["bash", "-c", script]) + "\n")
     child, tini = job.wait_started(shell.pid)
     wait_foreground(shell, pgid_of(child), "the child owns the terminal once started")
-    script_pid = int(stat_fields(tini)[1])
-    ctrl_z(shell, [child, tini, script_pid])
-    shell.type("fg\n")
-    wait_foreground(shell, pgid_of(child), "after fg the child's group owns the terminal")
-    type_line_to_child(shell, job, "typed-after-fg")
+    return child, tini, int(stat_fields(tini)[1])
+
+
+def end_script(shell, job, script):
+    """Ctrl-C ends tini-py's child; the script goes on and reads a line."""
     shell.type(CTRL_C)
     shell.expect(rb"after=130", "the script to go on after tini-py")
-    wait_foreground(shell, pgid_of(script_pid), "the script's group has the terminal back")
+    wait_foreground(shell, pgid_of(script), "the script's group has the terminal back")
     shell.type("word-for-the-script\n")
     shell.expect(rb"got=word-for-the-script", "the script to read the terminal")
     assert shell.prompt() == 0
+
+
+def test_a_script_gets_the_terminal_back_after_tini_py(shell, tmp_path):
+    """An interactive shell takes its terminal back after a job; a script
+    does not -- tini-py gives it back to the group it took it from."""
+    job = Job(tmp_path)
+    child, tini, script = start_script(shell, job)
+    type_line_to_child(shell, job, "typed-to-the-child")
+    end_script(shell, job, script)
+
+
+def test_ctrl_z_stops_the_script_that_runs_tini_py(shell, tmp_path):
+    """Run from a script, tini-py shares the script's process group: Ctrl-Z
+    must stop the script too, or the shell waits for it forever."""
+    job = Job(tmp_path)
+    child, tini, script = start_script(shell, job)
+    ctrl_z(shell, [child, tini, script])
+    shell.type("fg\n")
+    wait_foreground(shell, pgid_of(child), "after fg the child's group owns the terminal")
+    type_line_to_child(shell, job, "typed-after-fg")
+    end_script(shell, job, script)
 
 
 def test_fg_continues_every_process_of_the_child_group_with_single_child(shell, tmp_path):

@@ -70,11 +70,13 @@ def _clean_signals():
             pass
 
 
-def tini_command(mode, args):
+def tini_command(mode, args, launcher=()):
+    """tini-py's command line; ``launcher`` (e.g. ``env --ignore-signal=CHLD``)
+    execs tini-py in the same process."""
     if mode == "pid1":
-        return UNSHARE + TINI + list(args)
+        return UNSHARE + list(launcher) + TINI + list(args)
     if mode == "subreaper":
-        return TINI + list(args)
+        return list(launcher) + TINI + list(args)
     raise ValueError(mode)
 
 
@@ -179,10 +181,10 @@ class TiniProc:
 
     def __init__(self, mode, args, env=None, stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(),
-                 preexec_fn=None, cwd=None, new_session=True):
+                 preexec_fn=None, cwd=None, new_session=True, launcher=()):
         self.mode = mode
         self.args = list(args)
-        self.command = tini_command(mode, args)
+        self.command = tini_command(mode, args, launcher)
 
         def preexec():
             _clean_signals()

@@ -227,8 +227,11 @@ def apply_command_line(config, given):
             # The list given on the command line replaces its variable's.
             config.remap_exit = frozenset()
             rest.append((name, value))
-        elif name == "to-child" or name == "to-group":
-            rest.extend((name, item) for item in _split_list(name, value))
+        elif name in ROUTE_OPTIONS:
+            items = _split_list(name, value)
+            if not items:
+                raise UsageError("--%s: expected signals (or 'all'), got %r" % (name, value))
+            rest.extend((name, item) for item in items)
         else:
             rest.append((name, value))
     apply_layer(config, rest, where=lambda name: "-g" if name == TINI_GROUP_FLAG else "--" + name)

@@ -19,6 +19,11 @@ def spawn_child(command, inherited_mask, take_terminal):
     With ``take_terminal``, the child's group becomes the terminal's
     foreground group (it gets Ctrl-C, and may read the terminal).
     """
+    if not command[0]:
+        # execvp("") finds nothing, as a shell's `''` does (Python refuses
+        # an empty argv[0] with a ValueError instead).
+        log.error("cannot run '': the command name is empty")
+        os._exit(EXIT_NOT_FOUND)
     environment = original_environment()
     try:
         pid = os.fork()

@@ -199,6 +199,8 @@ class Supervisor:
         return "the main child %d alone" % self.child
 
     def deliver(self, number, recipient):
+        if self.status is not None:
+            return  # reaped: its pid and group id may already be another's
         if recipient == GROUP:
             try:
                 os.kill(-self.group, number)

@@ -26,16 +26,19 @@ from installed import installed, installed_venv, installed_zipapp  # noqa: F401 
 REPO = Path(__file__).resolve().parent.parent
 PROGS = Path(__file__).resolve().parent / "progs"
 TINI = [sys.executable, "-m", "tini_py"]
+# tini-py started isolated, as its installed command and zipapp run it;
+# `python -m tini_py` executes itself again like this (tini_py/isolation.py).
+ISOLATED_BOOT = ("import sys;sys.path+=sys.argv[1:2];"
+                 "from tini_py.__main__ import boot;boot()")
+TINI_ISOLATED = [sys.executable, "-I", "-S", "-c", ISOLATED_BOOT, str(REPO)]
 PY = sys.executable
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 MODES = ("pid1", "subreaper")
 
-# The signals tini-py forwards (contract): 1-31 without the synchronous faults,
-# CHLD, KILL and STOP; plus the real-time signals 34-64.
-NOT_FORWARDED = {
-    signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS,
-    signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS,
-}
+# The signals tini-py forwards (contract): 1-31 but CHLD, KILL and STOP (the
+# faults SEGV, BUS, ... included: sent with kill() they are signals like any
+# other); plus the real-time signals 34-64.
+NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP}
 FORWARDED = [s for s in range(1, 32) if s not in NOT_FORWARDED] + list(range(34, 65))
 
 
@@ -74,11 +77,13 @@ def _clean_signals():
             pass
 
 
-def tini_command(mode, args):
+def tini_command(mode, args, launcher=()):
+    """tini-py's command line; ``launcher`` (e.g. ``env --ignore-signal=CHLD``)
+    execs tini-py in the same process."""
     if mode == "pid1":
-        return UNSHARE + TINI + list(args)
+        return UNSHARE + list(launcher) + TINI + list(args)
     if mode == "subreaper":
-        return TINI + list(args)
+        return list(launcher) + TINI + list(args)
     raise ValueError(mode)
 
 
@@ -183,10 +188,10 @@ class TiniProc:
 
     def __init__(self, mode, args, env=None, stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(),
-                 preexec_fn=None, cwd=None, new_session=True):
+                 preexec_fn=None, cwd=None, new_session=True, launcher=()):
         self.mode = mode
         self.args = list(args)
-        self.command = tini_command(mode, args)
+        self.command = tini_command(mode, args, launcher)
 
         def preexec():
             _clean_signals()

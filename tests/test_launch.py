@@ -177,3 +177,14 @@ def test_only_one_thread_ever(installed):
         assert finish(proc, 10) == TERM_EXIT
     finally:
         finish(proc, 0)
+
+
+def test_conftest_starts_tini_py_isolated_as_tini_py_does():
+    """conftest.TINI_ISOLATED spells out isolation.BOOT (the tests may import
+    an installed tini_py, not this tree's)."""
+    import ast
+    from conftest import ISOLATED_BOOT, REPO
+    tree = ast.parse((REPO / "tini_py" / "isolation.py").read_text())
+    boot = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+            and [target.id for target in node.targets] == ["BOOT"]]
+    assert boot == [ISOLATED_BOOT]

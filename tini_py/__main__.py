@@ -71,39 +71,42 @@ def started_isolated(flags):
 def run_init(config, child_mask, environment):
     import posix
     from tini_py import log
-    from tini_py.spawn import SpawnFailed, spawn_child
+    from tini_py.spawn import SpawnFailed, find_terminal, spawn_child
 
     is_pid1 = posix.getpid() == 1
     parent_alive = True
     if not is_pid1 or config.pdeathsig:
         from tini_py.kernel import register_with_kernel
         parent_alive = register_with_kernel(config.pdeathsig)
+    terminal, foreground = find_terminal()
     try:
-        child = spawn_child(config.command, child_mask, environment)
+        child = spawn_child(config.command, child_mask, environment,
+                            terminal == 0 and foreground)
     except SpawnFailed as failure:
         code = failure.code
     else:
-        code = supervise(config, child, is_pid1, parent_alive)
+        code = supervise(config, child, is_pid1, parent_alive, terminal)
     if code in config.remap_exit:
         log.info("exit status %d remapped to 0 (-e)" % code)
         code = 0
     return code
 
 
-def supervise(config, child, is_pid1, parent_alive):
+def supervise(config, child, is_pid1, parent_alive, terminal):
     from tini_py import log
     from tini_py.reap import exit_code_of
     from tini_py.supervise import Supervisor
 
-    supervisor = Supervisor(config, child, is_pid1)
+    supervisor = Supervisor(config, child, is_pid1, terminal)
     if not parent_alive:
-        supervisor.handle_signal(config.pdeathsig)
+        supervisor.forward(config.pdeathsig)
     status = supervisor.supervise_child()
     try:
         supervisor.drain_leftovers()
     except Exception as error:  # noqa: BLE001 - the child's status must survive
         log.error("internal error while stopping leftovers: %s: %s"
                   % (type(error).__name__, error))
+    supervisor.give_terminal_back()
     return exit_code_of(status)
 
 

@@ -21,6 +21,9 @@ from tini_py.signals import BLOCKED
 # script name.  Also the zipapp's shebang line (tools/build_zipapp.py).
 BOOT = "import sys;sys.path+=sys.argv[1:2];from tini_py.__main__ import boot;boot()"
 EXIT_CANNOT_START = 125
+# Not caught: a handler that returns from a real fault faults again.
+FAULTS = frozenset((_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGFPE, _signal.SIGILL,
+                    _signal.SIGABRT, _signal.SIGTRAP, _signal.SIGSYS))
 
 
 def execute_isolated(child_mask):
@@ -77,7 +80,7 @@ def catch_signals_in_other_threads():
     posix.set_blocking(write_end, False)
     posix.set_inheritable(read_end, True)
     _signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    for number in BLOCKED:
+    for number in BLOCKED - FAULTS:
         if _signal.getsignal(number) is not _signal.SIG_IGN:
             _signal.signal(number, _note_only)
     return read_end

@@ -29,12 +29,19 @@ class SpawnFailed(Exception):
         self.code = code
 
 
-def spawn_child(command, child_mask, environment):
+def spawn_child(command, child_mask, environment, take_terminal):
     """Start ``command``; return its pid (which is also its process group id).
 
+    With ``take_terminal``, the child's group becomes the terminal's
+    foreground group (it gets Ctrl-C, and may read the terminal).
     Raises SpawnFailed (after one line on stderr) when it cannot be started.
     """
-    if owns_foreground_terminal():
+    if not command[0]:
+        # execvp("") finds nothing, as a shell's `''` does (Python refuses
+        # an empty argv[0] with a ValueError instead).
+        log.error("cannot run '': the command name is empty")
+        raise SpawnFailed(EXIT_NOT_FOUND)
+    if take_terminal:
         pid = fork_child(command, child_mask, environment)
     else:
         try:
@@ -71,12 +78,19 @@ def report_spawn_failure(program, error):
     return EXIT_NOT_EXECUTABLE
 
 
-def owns_foreground_terminal():
-    """True when stdin is a terminal whose foreground group is ours."""
-    try:
-        return posix.tcgetpgrp(0) == posix.getpgrp()
-    except OSError:
-        return False
+def find_terminal():
+    """(the first of fds 0, 1, 2 that is our controlling terminal, or None;
+    whether our group is its foreground group).
+
+    Kernel rule: tcgetpgrp() fails (ENOTTY) on any terminal but the caller's
+    controlling terminal.
+    """
+    for fd in (0, 1, 2):
+        try:
+            return fd, posix.tcgetpgrp(fd) == posix.getpgrp()
+        except OSError:
+            pass
+    return None, False
 
 
 # -- the environment ------------------------------------------------------
@@ -125,13 +139,13 @@ def decoded(environment):
 
 # -- fork: a command that takes the terminal ------------------------------
 
-def fork_child(command, child_mask, environment, take_terminal=True):
+def fork_child(command, child_mask, environment):
     try:
         pid = posix.fork()
     except OSError as error:
         raise SpawnFailed(report_spawn_failure(command[0], error)) from None
     if pid == 0:
-        become_command(command, child_mask, environment, take_terminal)
+        become_command(command, child_mask, environment)
     # Both parent and child call setpgid: whichever runs first wins the race,
     # so the group exists before the parent forwards anything to it.
     try:
@@ -141,19 +155,21 @@ def fork_child(command, child_mask, environment, take_terminal=True):
     return pid
 
 
-def become_command(command, child_mask, environment, take_terminal):
+def become_command(command, child_mask, environment):
     """In the forked child: take the terminal, reset signal state, exec; never returns."""
     try:
         posix.setpgid(0, 0)
-        if take_terminal:
-            # Kernel rule: tcsetpgrp from a background group raises SIGTTOU
-            # unless the caller blocks or ignores it; we still block it here.
-            posix.tcsetpgrp(0, posix.getpgrp())
+        # Kernel rule: tcsetpgrp from a background group raises SIGTTOU
+        # unless the caller blocks or ignores it; we still block it here.
+        posix.tcsetpgrp(0, posix.getpgrp())
         for number in defaulted_signals():
             _signal.signal(number, _signal.SIG_DFL)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, child_mask)
         execvpe(command[0], command, environment)
     except OSError as error:
+        # The mask is already the command's: a broken stderr must not kill us
+        # with SIGPIPE before the exit status says what went wrong.
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
         posix._exit(report_spawn_failure(command[0], error))
     except BaseException:
         posix._exit(EXIT_FORK_FAILED)

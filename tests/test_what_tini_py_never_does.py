@@ -1,4 +1,4 @@
-"""Hardening (issue #5): what tini-py must never do.
+"""What tini-py must never do.
 
 It never changes the child's environment (byte for byte what tini-py got),
 leaves no fd of its own open in the child, and as a subreaper on the host
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import PY, _clean_signals, _RawEnv, descendants, kill_quietly, prog, wait_for
-from hardening_util import assert_all_gone, identity
+from conftest import PY, TINI_ISOLATED, _clean_signals, _RawEnv, descendants, kill_quietly, prog, wait_for
+from process_util import assert_all_gone, identity
 
 # No LANG/LC_*: Python coerces the C locale by setting LC_CTYPE in its own
 # environment (PEP 538) -- which must not reach the child.
@@ -78,9 +78,11 @@ def test_raw_environment_never_widened():
     os.execve() takes a mapping, so such an environment cannot pass byte for
     byte (a documented limit): the child gets every well-formed entry in its
     order, the value getenv() found ('first', not 'second'), and nothing
-    tini-py did not get itself; only NOEQUALS and the shadowed DUP go."""
+    tini-py did not get itself; only NOEQUALS and the shadowed DUP go.
+    (Started isolated: `python -m tini_py` would execute itself again, and
+    its own environment would then be the one the child gets.)"""
     launcher = subprocess.Popen(
-        [PY, "-c", RAW_EXEC, PY, "-m", "tini_py", "--", "sleep", "30"],
+        [PY, "-c", RAW_EXEC] + TINI_ISOLATED + ["--", "sleep", "30"],
         env=dict(WEIRD_ENV), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, preexec_fn=_clean_signals, start_new_session=True)
     try:
@@ -127,7 +129,7 @@ def test_subreaper_leaves_unrelated_processes_alone(start_tini, tmp_path, path):
     one in tini-py's own process group, one in the test's group, one in its
     own session -- all survive (no kill(-1), no kill(0))."""
     grace = ["--orphan-grace", "1"] if path == "orphans" else ["-t", "1", "--orphan-grace", "30"]
-    proc = start_tini("subreaper", grace + [PY, prog("hardening_group.py"), str(tmp_path),
+    proc = start_tini("subreaper", grace + [PY, prog("group_with_members.py"), str(tmp_path),
                                             "2", "13"],
                       new_session=False, preexec_fn=os.setpgrp)
     unrelated = []

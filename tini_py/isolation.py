@@ -76,7 +76,7 @@ def catch_signals_in_other_threads():
     setting SIG_IGN (or SIG_DFL for CHLD, WINCH, URG, CONT) would discard
     the ones already pending.
     """
-    read_end, write_end = posix.pipe()
+    read_end, write_end = pipe_above_stdio()
     posix.set_blocking(write_end, False)
     posix.set_inheritable(read_end, True)
     _signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
@@ -84,6 +84,21 @@ def catch_signals_in_other_threads():
         if _signal.getsignal(number) is not _signal.SIG_IGN:
             _signal.signal(number, _note_only)
     return read_end
+
+
+def pipe_above_stdio():
+    """A pipe whose ends are not 0, 1 or 2: one of them may be closed (`<&-`),
+    and stays closed for the command."""
+    ends, low = list(posix.pipe()), []
+    for index, fd in enumerate(ends):
+        while fd <= 2:
+            low.append(fd)
+            fd = posix.dup(fd)
+        ends[index] = fd
+    for fd in low:
+        posix.close(fd)
+    posix.set_inheritable(ends[1], False)  # dup() makes an inheritable one
+    return ends
 
 
 def _note_only(number, frame):

@@ -13,12 +13,14 @@ blocked (not the launcher's everything-blocked mask), and with tini-py's
 environment byte for byte.
 """
 import os
+import shutil
 import signal
 import subprocess
+import sys
 
 import pytest
 
-from conftest import UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
+from conftest import REPO, UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
 from installed import ExecEvents, form_env, parent_of, signal_after_exec
 
 REPO_TINI_M = ["-m", "tini_py"]
@@ -188,3 +190,50 @@ def test_conftest_starts_tini_py_isolated_as_tini_py_does():
     boot = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
             and [target.id for target in node.targets] == ["BOOT"]]
     assert boot == [ISOLATED_BOOT]
+
+
+# ------------------------------------------ where the command finds tini_py
+
+def copied_command(installed_venv, prefix):
+    """The pip-installed command, copied to PREFIX/bin (without its package)."""
+    (prefix / "bin").mkdir(parents=True)
+    command = prefix / "bin" / "tini-py"
+    shutil.copy2(installed_venv.argv[0], command)
+    return command
+
+
+def run_command(argv, form):
+    proc = start(argv + ["--", "sh", "-c", "exit 3"], form_env(form))
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, err.decode()
+
+
+def test_command_through_a_symlink(installed_venv, tmp_path):
+    """ln -s /venv/bin/tini-py /usr/local/bin/ (relative links too)."""
+    (tmp_path / "bin").mkdir()
+    os.symlink(os.path.relpath(installed_venv.argv[0], tmp_path / "bin"),
+               tmp_path / "bin" / "tini-py")
+    assert run_command([str(tmp_path / "bin" / "tini-py")], installed_venv) == (3, "")
+
+
+def test_command_beside_another_pythons_package(installed_venv, tmp_path):
+    """python3 on PATH is not the installation's: its package is pure Python."""
+    command = copied_command(installed_venv, tmp_path)
+    shutil.copytree(REPO / "tini_py", tmp_path / "lib" / "python3.99" / "site-packages" / "tini_py")
+    assert run_command([str(command)], installed_venv) == (3, "")
+
+
+def test_command_of_an_editable_install(installed_venv, tmp_path):
+    """pip install -e: the source tree is named in setuptools' finder module."""
+    command = copied_command(installed_venv, tmp_path)
+    site = tmp_path / "lib" / ("python%d.%d" % sys.version_info[:2]) / "site-packages"
+    site.mkdir(parents=True)
+    (site / "__editable___tini_py_0_1_0_finder.py").write_text(
+        "MAPPING: dict[str, str] = {'tini_py': '%s'}\n" % (REPO / "tini_py"))
+    assert run_command([str(command)], installed_venv) == (3, "")
+
+
+def test_command_without_its_package(installed_venv, tmp_path):
+    command = copied_command(installed_venv, tmp_path)
+    code, err = run_command([str(command)], installed_venv)
+    assert code == 125 and err == "tini-py: cannot find the tini_py package next to %s\n" % command

@@ -28,12 +28,10 @@ PY = sys.executable
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 MODES = ("pid1", "subreaper")
 
-# The signals tini-py forwards (contract): 1-31 without the synchronous faults,
-# CHLD, KILL and STOP; plus the real-time signals 34-64.
-NOT_FORWARDED = {
-    signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS,
-    signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS,
-}
+# The signals tini-py forwards (contract): 1-31 but CHLD, KILL and STOP (the
+# faults SEGV, BUS, ... included: sent with kill() they are signals like any
+# other); plus the real-time signals 34-64.
+NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP}
 FORWARDED = [s for s in range(1, 32) if s not in NOT_FORWARDED] + list(range(34, 65))
 
 
@@ -72,11 +70,13 @@ def _clean_signals():
             pass
 
 
-def tini_command(mode, args):
+def tini_command(mode, args, launcher=()):
+    """tini-py's command line; ``launcher`` (e.g. ``env --ignore-signal=CHLD``)
+    execs tini-py in the same process."""
     if mode == "pid1":
-        return UNSHARE + TINI + list(args)
+        return UNSHARE + list(launcher) + TINI + list(args)
     if mode == "subreaper":
-        return TINI + list(args)
+        return list(launcher) + TINI + list(args)
     raise ValueError(mode)
 
 
@@ -181,10 +181,10 @@ class TiniProc:
 
     def __init__(self, mode, args, env=None, stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(),
-                 preexec_fn=None, cwd=None, new_session=True):
+                 preexec_fn=None, cwd=None, new_session=True, launcher=()):
         self.mode = mode
         self.args = list(args)
-        self.command = tini_command(mode, args)
+        self.command = tini_command(mode, args, launcher)
 
         def preexec():
             _clean_signals()

@@ -94,6 +94,7 @@ USAGE_ERRORS = {
     "unknown long option": ["--bogus", "true"],
     "unknown short option": ["-X", "true"],
     "graceful bogus": ["-g", "BOGUS", "true"],
+    "graceful long bogus word": ["--graceful", "bogus", "true"],
     "graceful long bogus": ["--graceful=NOPE", "true"],
     "graceful number too big": ["-g", "99", "true"],
     "grace abc": ["-t", "abc", "true"],

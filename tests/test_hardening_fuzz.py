@@ -169,12 +169,24 @@ def run_case(case):
     returncode, text = result
     if returncode == 0:
         return None
-    if returncode == 2:
-        lines = text.splitlines()
-        if len(lines) == 1 and lines[0].startswith("tini-py:") and text.endswith("\n"):
-            return None
-        return "exit 2 with stderr %r" % text[:300]
+    lines = text.splitlines()
+    one_line = len(lines) == 1 and lines[0].startswith("tini-py:") and text.endswith("\n")
+    if returncode == 2 and one_line:
+        return None
+    if returncode == 127 and one_line and after_tini_g_flag(words) is not None \
+            and lines[0].startswith("tini-py: cannot run '"):
+        return None  # tini's -g, then a command of that name that does not exist
     return "exit %d, stderr %r" % (returncode, text[:300])
+
+
+def after_tini_g_flag(words):
+    """The word after a bare -g (tini's flag when that word is no signal)."""
+    for index, word in enumerate(words[:-1]):
+        if word == "--":
+            return None
+        if word.startswith("-") and not word.startswith("--") and word.endswith("g"):
+            return words[index + 1]
+    return None
 
 
 def short(value, limit=80):

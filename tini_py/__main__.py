@@ -32,15 +32,16 @@ def run_init(config, inherited_mask):
     from tini_py import log
     from tini_py.kernel import register_with_kernel
     from tini_py.reap import exit_code_of
-    from tini_py.spawn import spawn_child
+    from tini_py.spawn import owns_foreground_terminal, spawn_child
     from tini_py.supervise import Supervisor
 
     is_pid1 = os.getpid() == 1
     parent_alive = register_with_kernel(config.pdeathsig)
-    child = spawn_child(config.command, inherited_mask)
-    supervisor = Supervisor(config, child, is_pid1)
+    terminal = owns_foreground_terminal()
+    child = spawn_child(config.command, inherited_mask, terminal)
+    supervisor = Supervisor(config, child, is_pid1, terminal)
     if not parent_alive:
-        supervisor.handle_signal(config.pdeathsig)
+        supervisor.forward(config.pdeathsig)
     status = supervisor.supervise_child()
     try:
         supervisor.drain_leftovers()

@@ -6,6 +6,7 @@ environment variable; the command line wins.  Hand-written rather than
 argparse: it is on every container's start-up path.
 """
 from tini_py import log
+from tini_py.policy import CHILD, GROUP
 from tini_py.signals import SIGTERM, parse_signal, signal_name, FORWARDED
 
 USAGE = "tini-py [OPTIONS] [--] COMMAND [ARG...]"
@@ -19,6 +20,7 @@ class Config:
     __slots__ = (
         "action", "command", "rewrites", "grace", "orphan_grace", "remap_exit",
         "verbosity", "warn_reap", "pdeathsig", "delay", "extra_args",
+        "default_recipient", "recipients",
     )
 
     def __init__(self):
@@ -33,6 +35,13 @@ class Config:
         self.pdeathsig = 0
         self.delay = 0.0
         self.extra_args = []         # the arguments of a subcommand (prestop)
+        self.default_recipient = GROUP  # who gets a forwarded signal ...
+        self.recipients = {}         # ... unless this says otherwise for it
+
+    def route_all(self, recipient):
+        """Every forwarded signal to ``recipient``, forgetting per-signal routes."""
+        self.default_recipient = recipient
+        self.recipients = {}
 
     @property
     def graceful(self):
@@ -51,15 +60,24 @@ OPTIONS = {
     "subreaper": ("s", False, "TINI_PY_SUBREAPER"),
     "pdeathsig": ("p", True, "TINI_PY_PDEATHSIG"),
     "remap-exit": ("e", True, "TINI_PY_REMAP_EXIT"),
+    "to-child": (None, True, "TINI_PY_TO_CHILD"),
+    "to-group": (None, True, "TINI_PY_TO_GROUP"),
+    "single-child": ("c", False, "TINI_PY_SINGLE_CHILD"),
     "warn-reap": ("w", False, "TINI_PY_WARN_REAP"),
     "verbose": ("v", False, None),
     "quiet": ("q", False, None),
-    "version": (None, False, None),
+    "version": ("V", False, None),
     "help": ("h", False, None),
     "list-profiles": (None, False, None),
 }
 _BY_SHORT = {short: name for name, (short, _, _) in OPTIONS.items() if short}
 SUBCOMMANDS = ("prestop",)
+LIST_OPTIONS = ("rewrite", "remap-exit", "to-child", "to-group")
+ROUTE_OPTIONS = {"to-child": CHILD, "to-group": GROUP}
+# tini's -g takes no value: "kill the whole process group".  tini-py's -g
+# takes the graceful signal.  A word after -g that names a signal, or looks
+# like one, is its value; any other word (`--`, the command) means tini's flag.
+TINI_GROUP_FLAG = "tini -g"
 
 
 def configure(argv, environ):
@@ -127,6 +145,9 @@ def _parse_short_cluster(argv, index, given):
             given.append((name, None))
             continue
         value = cluster[position + 1:]
+        if not value and name == "graceful" and not _names_a_signal(argv, index + 1):
+            given.append((TINI_GROUP_FLAG, None))
+            break
         if not value:
             if index + 1 >= len(argv):
                 raise UsageError("option '-%s' needs a value" % letter)
@@ -135,6 +156,22 @@ def _parse_short_cluster(argv, index, given):
         given.append((name, value))
         break
     return index + 1
+
+
+def _names_a_signal(argv, index):
+    """Is argv[index] meant as -g's value?  A signal name or number, or a word
+    that looks like one -- a number, capitals, SIG... -- so that a typo is a
+    usage error, not a command.  Anything else (`--`, a command) is not."""
+    if index >= len(argv):
+        return False
+    word = argv[index].strip()
+    if word.isascii() and (word.isdigit() or word.isupper() or word.upper().startswith("SIG")):
+        return True
+    try:
+        parse_signal(word, allow_zero=True)
+    except ValueError:
+        return False
+    return True
 
 
 def apply_environment(config, environ):
@@ -147,51 +184,98 @@ def apply_environment(config, environ):
         config.verbosity = _parse_verbosity("TINI_VERBOSITY", get("TINI_VERBOSITY"))
     if get("TINI_PY_VERBOSITY") is not None:
         config.verbosity = _parse_verbosity("TINI_PY_VERBOSITY", get("TINI_PY_VERBOSITY"))
-    # tini's TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP are switched on by
-    # their mere presence; tini-py always does both, so they need no action.
+    # tini's TINI_SUBREAPER is switched on by its mere presence, and
+    # tini-py is always a subreaper.  TINI_KILL_PROCESS_GROUP (presence, too)
+    # and dumb-init's DUMB_INIT_SETSID=0 choose the recipient of everything.
+    given = []
+    if "TINI_KILL_PROCESS_GROUP" in environ:
+        given.append((TINI_GROUP_FLAG, None))
+    if get("DUMB_INIT_SETSID") is not None \
+            and not _parse_boolean("DUMB_INIT_SETSID", get("DUMB_INIT_SETSID")):
+        given.append(("single-child", None))
     for name, (_, takes_value, variable) in OPTIONS.items():
         value = get(variable) if variable else None
         if value is None or name == "profile":
             continue
         if takes_value:
-            for item in _split_list(name, value):
-                apply_option(config, name, item, variable)
-        else:
-            apply_switch(config, name, _parse_boolean(variable, value))
+            given.extend((name, item) for item in _split_list(name, value))
+        elif _parse_boolean(variable, value):
+            given.append((name, None))
+        elif name == "warn-reap":
+            config.warn_reap = False
+    apply_layer(config, given, where=lambda name: OPTIONS.get(name, (0, 0, name))[2])
 
 
 def _split_list(name, value):
-    if name in ("rewrite", "remap-exit"):
+    if name in LIST_OPTIONS:
         return [item for item in value.split(",") if item.strip()]
     return [value]
 
 
 def apply_command_line(config, given):
     """Options from the command line, in order, on top of the environment."""
-    cleared = set()
     verbosity = None
+    rest = []
     for name, value in given:
-        where = "--" + name
-        if name == "profile":
-            continue  # applied first, by apply_profiles
-        elif name in ("rewrite", "remap-exit") and name not in cleared:
-            # A list option given on the command line replaces its variable.
-            cleared.add(name)
-            if name == "remap-exit":
-                config.remap_exit = frozenset()
-            apply_option(config, name, value, where)
-        elif name == "verbose":
+        if name == "verbose":
             verbosity = (log.WARNING if verbosity is None else verbosity) + 1
         elif name == "quiet":
             verbosity = log.ERROR
         elif name in ("help", "version", "list-profiles"):
             config.action = name
-        elif OPTIONS[name][1]:
-            apply_option(config, name, value, where)
+        elif name == "remap-exit" and not any(n == name for n, _ in rest):
+            # The list given on the command line replaces its variable's.
+            config.remap_exit = frozenset()
+            rest.append((name, value))
+        elif name in ROUTE_OPTIONS:
+            items = _split_list(name, value)
+            if not items:
+                raise UsageError("--%s: expected signals (or 'all'), got %r" % (name, value))
+            rest.extend((name, item) for item in items)
         else:
-            apply_switch(config, name, True)
+            rest.append((name, value))
+    apply_layer(config, rest, where=lambda name: "-g" if name == TINI_GROUP_FLAG else "--" + name)
     if verbosity is not None:
         config.verbosity = min(verbosity, log.DEBUG)
+
+
+def apply_layer(config, given, where):
+    """One layer of settings (environment or command line) over the ones below.
+
+    Recipients: a choice for every signal (-c, tini's -g, `all`) forgets the
+    per-signal routes of the layers below; this layer's own per-signal routes
+    then apply on top, whatever their order.
+    """
+    given = sorted(given, key=lambda item: not _routes_everything(*item))
+    for name, value in given:
+        if name == "profile":
+            continue  # applied first, by apply_profiles
+        elif name == TINI_GROUP_FLAG:
+            config.route_all(GROUP)
+        elif name == "single-child":
+            config.route_all(CHILD)
+        elif name in ROUTE_OPTIONS:
+            apply_route(config, ROUTE_OPTIONS[name], value, where(name))
+        elif OPTIONS[name][1]:
+            apply_option(config, name, value, where(name))
+        else:
+            apply_switch(config, name, True)
+
+
+def _routes_everything(name, value):
+    return name in (TINI_GROUP_FLAG, "single-child") \
+        or (name in ROUTE_OPTIONS and value.strip().lower() == "all")
+
+
+def apply_route(config, recipient, value, where):
+    if value.strip().lower() == "all":
+        config.route_all(recipient)
+        return
+    number = _parse_signal(where, value)
+    if number not in FORWARDED:
+        raise UsageError("%s: %s is never forwarded, so it has no recipient"
+                         % (where, signal_name(number)))
+    config.recipients[number] = recipient
 
 
 def apply_profiles(config, given, environ):
@@ -213,6 +297,8 @@ def apply_profile(config, name, where):
     if profile is None:
         raise UsageError("%s: unknown profile %r (see 'tini-py --list-profiles')" % (where, name))
     config.rewrites.update(profile.rewrites)
+    config.route_all(profile.default_recipient)
+    config.recipients.update(profile.recipients)
 
 
 def apply_switch(config, name, on):

@@ -1,43 +1,61 @@
-"""--profile: the graceful signal and rewrites of common servers.
+"""--profile: the graceful signal, rewrites and recipients of common servers.
 
-Each entry follows the server's own documentation of its signals.  A profile
-is applied first; -g and -r given anywhere override it.
+A profile is the bottom layer: -g, -r, -c, --to-child and --to-group, from
+the environment or the command line, override it.  "verified" profiles are
+checked by the test suite against the real server Debian ships
+(tests/docker/test_real_servers.py); the others follow the server's own
+documentation of its signals.
+
+Recipients: a prefork master that manages its workers itself must get its
+reload (and, for some, every) signal alone -- its workers keep the default
+action for it and would die mid-request if the whole group got it.
 """
+from tini_py.policy import CHILD, GROUP
 from tini_py.signals import parse_signal
+
+ALL = "all"
 
 
 class Profile:
-    __slots__ = ("name", "rewrites", "summary")
+    __slots__ = ("name", "rewrites", "default_recipient", "recipients", "verified", "summary")
 
-    def __init__(self, name, rewrites, summary):
+    def __init__(self, name, rewrites, to_child, verified, summary):
         self.name = name
         self.rewrites = {parse_signal(a): parse_signal(b) for a, b in rewrites.items()}
+        self.default_recipient = CHILD if to_child == ALL else GROUP
+        self.recipients = {} if to_child == ALL else \
+            {parse_signal(name): CHILD for name in to_child}
+        self.verified = verified
         self.summary = summary
 
 
+# name, rewrites, forwarded signals for the main child alone, verified, summary
 _TABLE = (
-    ("nginx", {"TERM": "QUIT"},
-     "TERM/INT stop at once, QUIT finishes open requests; HUP reloads (kept)"),
-    ("php-fpm", {"TERM": "QUIT", "HUP": "USR2"},
-     "TERM/INT stop at once, QUIT is graceful; HUP would kill the master, USR2 reloads"),
-    ("php-resque", {"TERM": "QUIT"},
+    ("nginx", {"TERM": "QUIT"}, ("HUP", "USR1", "USR2", "WINCH"), True,
+     "TERM/INT stop at once, QUIT finishes open requests; HUP reloads (master only)"),
+    ("php-fpm", {"TERM": "QUIT", "HUP": "USR2"}, ("USR1", "USR2"), True,
+     "TERM/INT stop at once, QUIT is graceful; USR2 reloads (master only)"),
+    ("gunicorn", {}, ("HUP", "USR2", "TTIN", "TTOU", "WINCH"), True,
+     "TERM is graceful; HUP reloads, TTIN/TTOU add/remove a worker (master only)"),
+    ("celery", {}, ALL, True,
+     "TERM is the warm shutdown, QUIT cold; every signal to the main process only"),
+    ("supervisord", {}, ALL, True,
+     "TERM stops the programs in order; HUP reloads; every signal to supervisord only"),
+    ("php-resque", {"TERM": "QUIT"}, (), False,
      "TERM/INT kill the running job, QUIT waits for it to finish"),
-    ("unicorn", {"TERM": "QUIT"},
-     "TERM/INT quick shutdown, QUIT graceful; HUP reloads (kept)"),
-    ("apache", {"TERM": "WINCH", "HUP": "USR1"},
+    ("unicorn", {"TERM": "QUIT"}, ("HUP", "USR1", "USR2", "WINCH", "TTIN", "TTOU"), False,
+     "TERM/INT quick shutdown, QUIT graceful; HUP reloads (master only)"),
+    ("puma", {}, ("HUP", "USR1", "USR2"), False,
+     "TERM lets workers finish; USR1 phased restart, USR2 restart (master only)"),
+    ("apache", {"TERM": "WINCH", "HUP": "USR1"}, ALL, False,
      "TERM stops at once, WINCH is graceful-stop, USR1 graceful restart"),
-    ("haproxy", {"TERM": "USR1", "HUP": "USR2"},
+    ("haproxy", {"TERM": "USR1", "HUP": "USR2"}, ALL, False,
      "TERM hard stop, USR1 soft stop, USR2 reloads (master-worker mode)"),
-    ("gunicorn", {},
-     "TERM is already graceful; HUP reloads"),
-    ("celery", {},
-     "TERM is the warm (graceful) shutdown; QUIT is cold"),
-    ("puma", {},
-     "TERM lets workers finish; USR1 phased restart"),
-    ("sidekiq", {},
-     "TERM stops fetching and finishes jobs within its timeout"),
+    ("sidekiq", {}, (), False,
+     "TERM stops fetching and finishes jobs within its timeout; TSTP quiets"),
 )
-ALIASES = {"httpd": "apache", "php": "php-fpm", "resque": "php-resque"}
+ALIASES = {"httpd": "apache", "php": "php-fpm", "resque": "php-resque",
+           "supervisor": "supervisord"}
 
 
 def lookup_profile(name):
@@ -50,10 +68,20 @@ def lookup_profile(name):
 
 def describe_profiles():
     from tini_py.signals import signal_name
-    lines = []
+
+    def short(number):
+        return signal_name(number)[3:]
+    lines = ["%-11s %-21s %-29s %s" % ("profile", "rewrites", "to the main child alone",
+                                        "(verified: tested against the real server)")]
     for entry in _TABLE:
         profile = Profile(*entry)
-        mapping = ", ".join("%s->%s" % (signal_name(a)[3:], signal_name(b)[3:])
-                            for a, b in profile.rewrites.items()) or "(no rewrite)"
-        lines.append("%-11s %-22s %s" % (profile.name, mapping, profile.summary))
+        rewrites = ",".join("%s->%s" % (short(a), short(b))
+                            for a, b in profile.rewrites.items()) or "-"
+        if profile.default_recipient == CHILD:
+            recipients = "all"
+        else:
+            recipients = ",".join(short(number) for number in profile.recipients) or "-"
+        lines.append("%-11s %-21s %-29s %s%s" % (
+            profile.name, rewrites, recipients, profile.summary,
+            "" if profile.verified else " [unverified]"))
     return "\n".join(lines) + "\n"

@@ -11,17 +11,18 @@ import _signal
 from tini_py import log
 
 
-def reap_children(on_reaped):
+def reap_children(on_status):
     """Collect every exited child without blocking; SIGCHLD coalesces, so
-    one signal may stand for many exits.  Calls on_reaped(pid, status)."""
+    one signal may stand for many exits.  Calls on_status(pid, status) for
+    each, and for each child that stopped or continued (reported once)."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED | os.WCONTINUED)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        on_reaped(pid, status)
+        on_status(pid, status)
 
 
 def describe_status(status):
@@ -63,6 +64,26 @@ def signal_everyone(number, is_pid1, group):
         return
     for pid in pids:
         signal_descendant(pid, number)
+
+
+def signal_outside_group(number, is_pid1, group):
+    """Send ``number`` to every process we own that is not in ``group`` --
+    those a signal to the group did not reach.  Without /proc, to everyone."""
+    try:
+        parent_of, zombies, group_of = read_process_table()
+        pids = list(parent_of) if is_pid1 else descendants()
+    except OSError:
+        signal_everyone(number, is_pid1, group)
+        return
+    for pid in pids:
+        if pid == 1 or pid in zombies or group_of.get(pid) == group:
+            continue
+        if is_pid1:
+            # Every process of the namespace is ours, whoever its parent is
+            # (docker exec'd ones have none here): a plain kill is right.
+            _kill_quietly(pid, number)
+        else:
+            signal_descendant(pid, number)
 
 
 def _group_or_children_alive(group):
@@ -111,7 +132,7 @@ def signal_descendant(pid, number):
 def descendants(include_zombies=False):
     """Pids of every process below us in the ppid tree; OSError when /proc
     cannot be listed (not mounted, or no file descriptor left)."""
-    parent_of, zombies = read_process_table()
+    parent_of, zombies, _ = read_process_table()
     me = os.getpid()
     children_of = {}
     for pid, parent in parent_of.items():
@@ -141,7 +162,8 @@ def is_descendant(pid):
 
 
 def read_process_table():
-    parent_of, zombies = {}, set()
+    """({pid: ppid}, {zombie pids}, {pid: process group}) of every process."""
+    parent_of, zombies, group_of = {}, set(), {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -149,13 +171,14 @@ def read_process_table():
         if stat is None:
             continue
         parent_of[int(entry)] = stat[0]
+        group_of[int(entry)] = stat[2]
         if stat[1] == "Z":
             zombies.add(int(entry))
-    return parent_of, zombies
+    return parent_of, zombies, group_of
 
 
 def read_stat(pid):
-    """(ppid, state) of pid, or None if it is gone."""
+    """(ppid, state, process group) of pid, or None if it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as source:
             data = source.read()
@@ -164,6 +187,6 @@ def read_stat(pid):
     # The command name in parentheses may itself contain spaces and ')'.
     fields = data[data.rfind(b")") + 2:].split()
     try:
-        return int(fields[1]), fields[0].decode()
+        return int(fields[1]), fields[0].decode(), int(fields[2])
     except (IndexError, ValueError):
         return None

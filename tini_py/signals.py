@@ -11,17 +11,15 @@ SIGKILL = _signal.SIGKILL
 RTMIN = _signal.SIGRTMIN
 RTMAX = _signal.SIGRTMAX
 
-# Faults the kernel raises on the thread that caused them.  They keep their
-# default action: blocking one does not help (the kernel unblocks it and kills
-# us anyway), and forwarding a fault of our own to the child would be a lie.
-SYNCHRONOUS_FAULTS = frozenset((
-    _signal.SIGSEGV, _signal.SIGBUS, _signal.SIGFPE, _signal.SIGILL,
-    _signal.SIGABRT, _signal.SIGTRAP, _signal.SIGSYS,
-))
 UNCATCHABLE = frozenset((_signal.SIGKILL, _signal.SIGSTOP))
 
+# Everything else is blocked and waited for, the faults (SEGV, BUS, FPE, ILL,
+# ABRT, TRAP, SYS) included: sent with kill() by another process, they are
+# forwarded like any signal.  Kernel rule: a fault tini-py itself causes is
+# forced on the faulting thread -- the kernel unblocks it and resets it to
+# the default action -- so a real crash still crashes.
 # valid_signals() already leaves out 32 and 33, which glibc keeps for itself.
-BLOCKED = frozenset(_signal.valid_signals()) - SYNCHRONOUS_FAULTS - UNCATCHABLE
+BLOCKED = frozenset(_signal.valid_signals()) - UNCATCHABLE
 FORWARDED = BLOCKED - {SIGCHLD}
 
 # A forwarded signal in this set means "stop": it starts the -t clock.
@@ -46,7 +44,12 @@ def block_signals():
     contrast, stays pending until sigwaitinfo() collects it, so nothing that
     arrives from here on is lost, even before the child exists.
     """
-    return _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)
+    inherited = _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)
+    # Kernel rule: a SIGCHLD ignored by whoever exec'd us stays ignored across
+    # exec, and then the kernel reaps our children itself: waitpid() finds
+    # nothing and the child's exit status is lost.  The default takes it back.
+    _signal.signal(SIGCHLD, _signal.SIG_DFL)
+    return inherited
 
 
 def wait_for_signal(timeout):

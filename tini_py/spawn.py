@@ -13,9 +13,12 @@ EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 
 
-def spawn_child(command, inherited_mask):
-    """Start ``command``; return its pid (which is also its process group id)."""
-    take_terminal = owns_foreground_terminal()
+def spawn_child(command, inherited_mask, take_terminal):
+    """Start ``command``; return its pid (which is also its process group id).
+
+    With ``take_terminal``, the child's group becomes the terminal's
+    foreground group (it gets Ctrl-C, and may read the terminal).
+    """
     environment = original_environment()
     try:
         pid = os.fork()
@@ -108,6 +111,9 @@ def restore_signal_state(inherited_mask):
 
 
 def report_exec_failure(program, error):
+    # The mask is already the command's: a broken stderr must not kill us
+    # with SIGPIPE before the exit status says what went wrong.
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     log.error("cannot run '%s': %s" % (program, error.strerror or error))
     if error.errno in (2, 20):  # ENOENT, ENOTDIR: nothing there to run
         os._exit(EXIT_NOT_FOUND)

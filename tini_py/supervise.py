@@ -1,46 +1,63 @@
-"""Phase 4, supervise: wait for a signal, then forward it or reap.
+"""Phase 4, supervise: wait for a signal, then carry out what the policy says.
 
 The loop sleeps in sigwaitinfo()/sigtimedwait() on the blocked mask: no
 handler ever runs asynchronously, and while nothing happens the process does
-not wake up at all.  The only timeouts are the -t, --delay and
---orphan-grace deadlines.
+not wake up at all.  What a received signal becomes, and who gets it, is
+decided in policy.py; this module only carries decisions out, keeps the
+timers (-t, --delay, --orphan-grace) and reaps.
 """
 import os
+import _signal
 import time
 
 from tini_py import log
+from tini_py.policy import GROUP, route_of, route_signals
 from tini_py.reap import (describe_status, others_alive, reap_children,
-                          signal_everyone)
-from tini_py.signals import (SIGCHLD, SIGKILL, SIGTERM, STOP_SIGNALS,
-                             signal_name, wait_for_signal)
+                          signal_everyone, signal_outside_group)
+from tini_py.signals import SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
 
 KILL_RETRY_SECONDS = 5.0
-# Signals that need more than a plain forward (see forward_plain_signals).
-SLOW_RECEIVED = frozenset((SIGCHLD, SIGTERM))
-SLOW_TARGETS = STOP_SIGNALS | {0}
+# While leftovers drain, look again this often: a process that tini-py did
+# not start (docker exec, an exec probe) ends without a SIGCHLD to us.
+DRAIN_POLL_SECONDS = 0.05
+# The child stopped on one of these because of the terminal (Ctrl-Z, or
+# reading/writing it from the background): a shell job, which tini-py is,
+# must stop too so that the shell gets its terminal back.
+TERMINAL_STOPS = frozenset((_signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU))
 
 
 class Supervisor:
-    def __init__(self, config, child_pid, is_pid1):
+    def __init__(self, config, child_pid, is_pid1, terminal=False):
         self.config = config
         self.child = child_pid
         self.group = child_pid
         self.is_pid1 = is_pid1
-        self.rewrites = config.rewrites
+        # Job control is a shell's business: only when tini-py was started in
+        # the foreground of a terminal, and never as PID 1 (it cannot stop).
+        self.job_control = terminal and not is_pid1
+        self.routes = route_signals(config)
+        # The hot path: received -> (signal, kill() target) for routes that
+        # need nothing but one kill().
+        self.plain = {received: (route.signal, self.recipient_pid(route.recipient))
+                      for received, route in self.routes.items() if route.plain}
         self.verbose = log.level >= log.INFO
         self.status = None          # the main child's wait status, once reaped
-        self.stopping = False       # a stop signal has been forwarded
+        self.stop = None            # the Route of the first stop forwarded
         self.stop_deadline = None   # monotonic time of the -t SIGKILL
-        self.held_term_until = None  # monotonic time a --delay'ed TERM is due
+        self.held_until = None      # monotonic time a --delay'ed TERM is due
         self.delay_spent = False    # --delay holds only the first TERM
+        self.child_stopped = False  # the main child is stopped (SIGSTOP, TSTP...)
+
+    def recipient_pid(self, recipient):
+        return -self.group if recipient == GROUP else self.child
 
     # -- the loop ---------------------------------------------------------
 
     def supervise_child(self):
         """Run until the main child has exited; return its wait status."""
         while self.status is None:
-            if self.verbose or self.stop_deadline or self.held_term_until:
-                self.step(self.handle_signal)
+            if self.verbose or self.stop_deadline or self.held_until:
+                self.step(self.forward)
             else:
                 self.forward_plain_signals()
         return self.status
@@ -49,20 +66,20 @@ class Supervisor:
         """The hot path of a quiet, idle init: one dict lookup and one kill()
         per signal (every call on this path adds to the forwarding latency).
 
-        Returns after anything that is not plain forwarding -- SIGCHLD, TERM,
-        a stop signal, a drop -- has been handled, so the caller can arm or
+        Returns after anything that is not a plain route -- SIGCHLD, a stop,
+        a drop, a held TERM -- has been handled, so the caller can arm or
         fire timers.
         """
-        rewrites, group, kill = self.rewrites, -self.group, os.kill
+        plain, kill = self.plain, os.kill
         try:
             while True:
                 number = wait_for_signal(None)
-                target = rewrites.get(number, number)
-                if number in SLOW_RECEIVED or target in SLOW_TARGETS:
-                    self.dispatch(number, self.handle_signal)
+                decision = plain.get(number)
+                if decision is None:
+                    self.dispatch(number, self.forward)
                     return
                 try:
-                    kill(group, target)
+                    kill(decision[1], decision[0])
                 except OSError:
                     self.forward(number)  # knows the fallbacks
                     return
@@ -73,19 +90,27 @@ class Supervisor:
     def drain_leftovers(self):
         """After the main child: stop every process still there, then reap it.
 
-        Nothing tini-py started may outlive it.  Leftovers get the graceful
-        signal (unless a stop already sent it), --orphan-grace seconds, then
-        SIGKILL.
+        Nothing tini-py started may outlive it.  Every leftover gets the
+        graceful signal -- those a stop already reached are not sent it twice
+        -- then --orphan-grace seconds, then SIGKILL.
         """
         # A TERM still held by --delay is void: the graceful signal below
         # replaces it, and the child's pid and group may already be reused.
-        self.held_term_until = None
+        self.held_until = None
         self.reap()
         if not others_alive(self.is_pid1, self.group):
             return
-        if not self.stopping:
-            graceful = self.config.graceful or SIGTERM
+        graceful = self.config.graceful or SIGTERM
+        if self.stop is None:
             log.info("main child is gone but processes remain; sending them %s"
+                     % signal_name(graceful))
+            signal_everyone(graceful, self.is_pid1, self.group)
+        elif self.stop.recipient == GROUP:
+            log.info("main child is gone; sending %s to the processes outside its "
+                     "group, which the stop did not reach" % signal_name(graceful))
+            signal_outside_group(graceful, self.is_pid1, self.group)
+        else:
+            log.info("main child is gone; sending %s to the processes it left"
                      % signal_name(graceful))
             signal_everyone(graceful, self.is_pid1, self.group)
         started = time.monotonic()
@@ -93,7 +118,8 @@ class Supervisor:
         if self.stop_deadline is not None:
             deadline = min(deadline, self.stop_deadline)
         while others_alive(self.is_pid1, self.group) and time.monotonic() < deadline:
-            self.step(self.forward_to_everyone, deadline)
+            self.step(self.forward_to_everyone,
+                      min(deadline, time.monotonic() + DRAIN_POLL_SECONDS))
         if others_alive(self.is_pid1, self.group):
             log.warning("processes still alive %.1fs after the main child exited; "
                         "sending SIGKILL" % (time.monotonic() - started))
@@ -113,7 +139,7 @@ class Supervisor:
             time.sleep(0.1)
 
     def wait_and_act(self, on_signal, deadline):
-        timers = [t for t in (deadline, self.stop_deadline, self.held_term_until)
+        timers = [t for t in (deadline, self.stop_deadline, self.held_until)
                   if t is not None]
         if timers:
             number = wait_for_signal(min(timers) - time.monotonic())
@@ -132,56 +158,80 @@ class Supervisor:
 
     # -- signals ----------------------------------------------------------
 
-    def handle_signal(self, number):
-        if number == SIGTERM and self.config.delay > 0 and not self.delay_spent:
-            if self.held_term_until is None:
-                self.held_term_until = time.monotonic() + self.config.delay
+    def route(self, received):
+        # Only a parent-death signal that cannot be blocked (-p KILL) is not
+        # in the table.
+        return self.routes.get(received) or route_of(self.config, received)
+
+    def forward(self, received):
+        """Carry out the route of a received signal while the child runs."""
+        route = self.route(received)
+        if route.held and not self.delay_spent:
+            if self.held_until is None:
+                self.held_until = time.monotonic() + self.config.delay
                 log.info("received SIGTERM, holding it %gs (--delay)" % self.config.delay)
                 return
-            self.held_term_until = None
+            self.held_until = None
             self.delay_spent = True
             log.info("received a second SIGTERM during --delay; forwarding now")
-        self.forward(number)
-
-    def forward(self, number):
-        target = self.rewrites.get(number, number)
-        if target == 0:
-            log.info("received %s, dropped (rewritten to 0)" % signal_name(number))
+        if not route.signal:
+            log.info("received %s, dropped (rewritten to 0)" % signal_name(received))
             return
+        if route.resumes and self.job_control:
+            self.give_terminal_to_child()
         if self.verbose:  # the hot path: format only when shown
-            log.info("received %s, forwarding %s to process group %d"
-                     % (signal_name(number), signal_name(target), self.group))
-        try:
-            os.kill(-self.group, target)
-        except ProcessLookupError:
-            # The child left its group (setpgid/setsid to another id): fall
-            # back to the child itself.
+            log.info("received %s, forwarding %s to %s"
+                     % (signal_name(received), signal_name(route.signal),
+                        self.describe_recipient(route.recipient)))
+        self.deliver(route.signal, route.recipient)
+        if route.stops:
+            self.begin_stop(route)
+
+    def describe_recipient(self, recipient):
+        if recipient == GROUP:
+            return "process group %d" % self.group
+        return "the main child %d alone" % self.child
+
+    def deliver(self, number, recipient):
+        if recipient == GROUP:
             try:
-                os.kill(self.child, target)
+                os.kill(-self.group, number)
+                return
             except ProcessLookupError:
+                # The child left its group (setpgid/setsid to another id):
+                # fall back to the child itself.
                 pass
-        self.start_stop_clock(number, target)
+        try:
+            os.kill(self.child, number)
+        except ProcessLookupError:
+            pass
 
-    def forward_to_everyone(self, number):
-        target = self.rewrites.get(number, number)
-        if target:
-            signal_everyone(target, self.is_pid1, self.group)
-            self.start_stop_clock(number, target)
-
-    def start_stop_clock(self, received, target):
-        """A received TERM, or a stop signal after rewriting, starts -t."""
-        if self.stopping or not (received == SIGTERM or target in STOP_SIGNALS):
+    def begin_stop(self, route):
+        """A stop was forwarded: continue a stopped child so that it can act
+        on it, and start the -t clock (once)."""
+        if self.child_stopped:
+            # Kernel rule: a stopped process runs no handler until SIGCONT.
+            self.deliver(_signal.SIGCONT, route.recipient)
+        if self.stop is not None:
             return
-        self.stopping = True
+        self.stop = route
         if self.config.grace is None:
             return
         self.stop_deadline = time.monotonic() + self.config.grace
-        log.info("%s sent; SIGKILL in %gs (-t)" % (signal_name(target), self.config.grace))
+        log.info("%s sent; SIGKILL in %gs (-t)" % (signal_name(route.signal), self.config.grace))
+
+    def forward_to_everyone(self, received):
+        """While leftovers drain: every process gets what a signal became."""
+        route = self.route(received)
+        if route.signal:
+            signal_everyone(route.signal, self.is_pid1, self.group)
+            if route.stops:
+                self.begin_stop(route)
 
     def run_due_timers(self):
         now = time.monotonic()
-        if self.held_term_until is not None and now >= self.held_term_until:
-            self.held_term_until = None
+        if self.held_until is not None and now >= self.held_until:
+            self.held_until = None
             self.delay_spent = True
             self.forward(SIGTERM)
         if self.stop_deadline is not None and now >= self.stop_deadline:
@@ -190,13 +240,42 @@ class Supervisor:
                         % self.config.grace)
             signal_everyone(SIGKILL, self.is_pid1, self.group)
 
+    # -- job control ------------------------------------------------------
+
+    def give_terminal_to_child(self):
+        """On fg: the shell gave the terminal to tini-py's group; pass it on.
+
+        Kernel rule: tcsetpgrp() from a background group raises SIGTTOU only
+        when SIGTTOU is not blocked -- ours is, so the call would succeed even
+        after `bg`; checking that we are the foreground keeps it the shell's.
+        """
+        try:
+            if os.tcgetpgrp(0) == os.getpgrp():
+                os.tcsetpgrp(0, self.group)
+        except OSError:
+            pass
+
+    def on_child_stopped(self, number):
+        self.child_stopped = True
+        if self.job_control and number in TERMINAL_STOPS:
+            log.info("main child stopped by %s; stopping too (job control)"
+                     % signal_name(number))
+            # SIGSTOP, which cannot be blocked, stops us before kill()
+            # returns; the shell's SIGCONT (fg/bg) resumes us here.
+            os.kill(os.getpid(), _signal.SIGSTOP)
+
     # -- reaping ----------------------------------------------------------
 
     def reap(self):
-        reap_children(self.on_reaped)
+        reap_children(self.on_child_status)
 
-    def on_reaped(self, pid, status):
-        if pid == self.child:
+    def on_child_status(self, pid, status):
+        if os.WIFSTOPPED(status) or os.WIFCONTINUED(status):
+            if pid == self.child and os.WIFSTOPPED(status):
+                self.on_child_stopped(os.WSTOPSIG(status))
+            elif pid == self.child:
+                self.child_stopped = False
+        elif pid == self.child:
             self.status = status
             log.info("main child %d %s" % (pid, describe_status(status)))
         elif self.config.warn_reap:

@@ -70,8 +70,10 @@ class Client:
 
     def describe(self):
         err = self.ctr.out / "stderr"
-        return "rc=%s result=%r body=%r stderr=%r" % (
-            self.rc if self.done() else None, self.result, self.body[:80],
+        body = self.body
+        return "rc=%s result=%r body=%s stderr=%r" % (
+            self.rc if self.done() else None, self.result,
+            "%d bytes" % len(body) if len(body) > 200 else repr(body),
             err.read_text()[-300:] if err.exists() else None)
 
 
@@ -110,7 +112,25 @@ def children_of(ctr, pid):
     return sorted(p for p, ppid, stat, args in ctr.processes() if ppid == pid)
 
 
-def timed(action):
-    started = time.monotonic()
-    value = action()
-    return time.monotonic() - started, value
+def wait_for_log_count(ctr, text, count, timeout=60):
+    return ctr.wait_for(lambda: ctr.logs().count(text) >= count, timeout=timeout,
+                        what="%d x %r in the logs" % (count, text))
+
+
+def said(ctr, text):
+    """tini-py's own -v lines that contain text."""
+    return [line for line in ctr.logs().splitlines()
+            if line.startswith("tini-py: ") and text in line]
+
+
+def record(scenario, **values):
+    """One measured outcome, printed (pytest -s) and appended to
+    $TINI_PY_SERVERS_LOG when set: what a run of the suite saw."""
+    import json
+    import os
+    line = json.dumps(dict(scenario=scenario, **values), sort_keys=True, default=str)
+    print("\nSERVERS " + line)
+    path = os.environ.get("TINI_PY_SERVERS_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(line + "\n")

@@ -32,13 +32,13 @@ def run_init(config, inherited_mask):
     from tini_py import log
     from tini_py.kernel import register_with_kernel
     from tini_py.reap import exit_code_of
-    from tini_py.spawn import owns_foreground_terminal, spawn_child
+    from tini_py.spawn import find_terminal, spawn_child
     from tini_py.supervise import Supervisor
 
     is_pid1 = os.getpid() == 1
     parent_alive = register_with_kernel(config.pdeathsig)
-    terminal = owns_foreground_terminal()
-    child = spawn_child(config.command, inherited_mask, terminal)
+    terminal, foreground = find_terminal()
+    child = spawn_child(config.command, inherited_mask, terminal == 0 and foreground)
     supervisor = Supervisor(config, child, is_pid1, terminal)
     if not parent_alive:
         supervisor.forward(config.pdeathsig)
@@ -48,6 +48,7 @@ def run_init(config, inherited_mask):
     except Exception as error:  # noqa: BLE001 - the child's status must survive
         log.error("internal error while stopping leftovers: %s: %s"
                   % (type(error).__name__, error))
+    supervisor.give_terminal_back()
     code = exit_code_of(status)
     if code in config.remap_exit:
         log.info("exit status %d remapped to 0 (-e)" % code)

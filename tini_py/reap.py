@@ -3,8 +3,11 @@
 As PID 1 of a namespace every other process there is ours: the kernel
 re-parents orphans to us and kill(-1) reaches exactly them.  Not as PID 1, we
 are a child subreaper; kill(-1) would hit the whole host, so we find our
-descendants by walking the ppid links in /proc and signal each by pidfd.
+descendants by walking the ppid links in /proc and signal each by pidfd
+(by pid right after an ancestry check where there are no pidfds).  A /proc
+that is not our pid namespace's, or none, leaves us the child's process group.
 """
+import errno
 import os
 import _signal
 
@@ -42,11 +45,11 @@ def others_alive(is_pid1, group):
     """Is any process besides tini-py left that it is responsible for?"""
     if is_pid1:
         return _kill_quietly(-1, 0)  # reaches every process of the namespace but us
-    try:
-        # Zombies count: a zombie child of ours still has to be reaped.
-        return bool(descendants(include_zombies=True))
-    except OSError:
+    # Zombies count: a zombie child of ours still has to be reaped.
+    pids = usable_descendants(include_zombies=True)
+    if pids is None:
         return _group_or_children_alive(group)
+    return bool(pids)
 
 
 def signal_everyone(number, is_pid1, group):
@@ -55,11 +58,8 @@ def signal_everyone(number, is_pid1, group):
     if is_pid1:
         _kill_quietly(-1, number)
         return
-    try:
-        pids = descendants()
-    except OSError as error:
-        log.warning("cannot read /proc (%s); signalling the child's process group only"
-                    % error.strerror)
+    pids = usable_descendants()
+    if pids is None:
         _kill_quietly(-group, number)
         return
     for pid in pids:
@@ -68,8 +68,11 @@ def signal_everyone(number, is_pid1, group):
 
 def signal_outside_group(number, is_pid1, group):
     """Send ``number`` to every process we own that is not in ``group`` --
-    those a signal to the group did not reach.  Without /proc, to everyone."""
+    those a signal to the group did not reach.  Without /proc (or with one
+    of another pid namespace), to everyone."""
     try:
+        if proc_problem() is not None:
+            raise OSError(proc_problem())
         parent_of, zombies, group_of = read_process_table()
         pids = list(parent_of) if is_pid1 else descendants()
     except OSError:
@@ -114,19 +117,128 @@ def signal_descendant(pid, number):
     """Signal ``pid`` only if it is still our descendant once pinned.
 
     A pidfd names one process for good; a pid can be reused by an unrelated
-    process between reading /proc and kill(), a pidfd cannot.
+    process between reading /proc and kill(), a pidfd cannot.  Without
+    pidfds (kernel < 5.3, or a seccomp profile that lacks them) we check
+    the ancestry and kill() right after: the reuse window is then that short.
     """
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError:
+    pidfd = _pin(pid)
+    if pidfd is _GONE:
         return
     try:
-        if is_descendant(pid):
-            _signal.pidfd_send_signal(pidfd, number)
+        if is_descendant(pid) and not _pidfd_signal(pidfd, number):
+            _kill_quietly(pid, number)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+_GONE = object()
+_pidfd_usable = True
+
+
+def _pin(pid):
+    """A pidfd for pid; None when pidfds are not to be had; _GONE if pid is."""
+    if not _pidfd_usable:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return _GONE
+    except (OSError, AttributeError) as error:
+        _note_if_pidfd_missing(error)
+        return None  # no descriptor left, say: is_descendant will decide
+
+
+def _pidfd_signal(pidfd, number):
+    """Send by pidfd; False when that cannot be done (kill() instead)."""
+    if pidfd is None:
+        return False
+    try:
+        _signal.pidfd_send_signal(pidfd, number)
+    except AttributeError:
+        return False
+    except OSError as error:
+        # ESRCH: gone, and its pid may be reused -- never kill() it then.
+        return not _pidfd_missing(error)
+    return True
+
+
+def _pidfd_missing(error):
+    """ENOSYS: no such call (kernel < 5.3); EPERM: a seccomp filter denies it
+    (Docker before 20.10)."""
+    return error.errno in (errno.ENOSYS, errno.EPERM)
+
+
+def _note_if_pidfd_missing(error):
+    global _pidfd_usable
+    if isinstance(error, AttributeError) or _pidfd_missing(error):
+        _pidfd_usable = False
+        log.info("no pidfd (%s); signalling leftovers by pid right after checking "
+                 "their ancestry" % (getattr(error, "strerror", None) or error))
+
+
+_UNCHECKED = object()
+_proc_problem = _UNCHECKED
+_fallback_said = False
+
+
+def usable_descendants(include_zombies=False):
+    """descendants(), or None when /proc cannot tell them: the caller falls
+    back to the child's process group (said once on stderr)."""
+    global _fallback_said
+    problem = proc_problem()
+    if problem is None:
+        try:
+            return descendants(include_zombies)
+        except OSError as error:
+            problem = "cannot read /proc (%s)" % error.strerror
+    if not _fallback_said:
+        _fallback_said = True
+        log.warning("%s; finding leftovers through the child's process group only"
+                    % problem)
+    return None
+
+
+def proc_problem():
+    """None when /proc describes our own pid namespace, else why not
+    (checked once: a pid namespace's /proc does not change under us)."""
+    global _proc_problem
+    if _proc_problem is _UNCHECKED:
+        _proc_problem = check_proc()
+    return _proc_problem
+
+
+def check_proc():
+    """Is /proc the proc of our pid namespace?  Kernel rule: a proc mount
+    shows the pid namespace it was mounted in; /proc/self names us in
+    *that* namespace, and NSpid lists one pid per level from there down.
+    Another namespace's /proc (`unshare --pid` without --mount-proc) would
+    make strangers look like our children."""
+    try:
+        seen_as = os.readlink("/proc/self")
+    except OSError as error:
+        return "/proc is not a proc filesystem (/proc/self: %s)" % error.strerror
+    if seen_as != str(os.getpid()):
+        return ("/proc belongs to another pid namespace (it shows us as pid %s, "
+                "we are %d)" % (seen_as, os.getpid()))
+    nspid = read_nspid()
+    if nspid is not None and len(nspid) != 1:
+        return ("/proc belongs to an outer pid namespace (NSpid %s)"
+                % b" ".join(nspid).decode())
+    return None
+
+
+def read_nspid():
+    """The NSpid fields of /proc/self/status; None where unknown (kernel <
+    4.1, or no descriptor left: /proc/self alone has decided then)."""
+    try:
+        with open("/proc/self/status", "rb") as source:
+            for line in source:
+                if line.startswith(b"NSpid:"):
+                    return line.split()[1:]
     except OSError:
         pass
-    finally:
-        os.close(pidfd)
+    return None
 
 
 def descendants(include_zombies=False):
@@ -177,16 +289,29 @@ def read_process_table():
     return parent_of, zombies, group_of
 
 
+# Fields of /proc/PID/stat counted after the command name (proc(5) field
+# number minus 3).
+STAT_STATE, STAT_PPID, STAT_PGRP = 0, 1, 2
+
+
 def read_stat(pid):
     """(ppid, state, process group) of pid, or None if it is gone."""
+    fields = read_stat_fields(pid)
+    if fields is None:
+        return None
+    try:
+        return (int(fields[STAT_PPID]), fields[STAT_STATE].decode(),
+                int(fields[STAT_PGRP]))
+    except (IndexError, ValueError):
+        return None
+
+
+def read_stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (bytes), or None."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as source:
             data = source.read()
     except OSError:
         return None
     # The command name in parentheses may itself contain spaces and ')'.
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return int(fields[1]), fields[0].decode(), int(fields[2])
-    except (IndexError, ValueError):
-        return None
+    return data[data.rfind(b")") + 2:].split()

@@ -19,6 +19,11 @@ def spawn_child(command, inherited_mask, take_terminal):
     With ``take_terminal``, the child's group becomes the terminal's
     foreground group (it gets Ctrl-C, and may read the terminal).
     """
+    if not command[0]:
+        # execvp("") finds nothing, as a shell's `''` does (Python refuses
+        # an empty argv[0] with a ValueError instead).
+        log.error("cannot run '': the command name is empty")
+        os._exit(EXIT_NOT_FOUND)
     environment = original_environment()
     try:
         pid = os.fork()
@@ -37,12 +42,19 @@ def spawn_child(command, inherited_mask, take_terminal):
     return pid
 
 
-def owns_foreground_terminal():
-    """True when stdin is a terminal whose foreground group is ours."""
-    try:
-        return os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:
-        return False
+def find_terminal():
+    """(the first of fds 0, 1, 2 that is our controlling terminal, or None;
+    whether our group is its foreground group).
+
+    Kernel rule: tcgetpgrp() fails (ENOTTY) on any terminal but the caller's
+    controlling terminal.
+    """
+    for fd in (0, 1, 2):
+        try:
+            return fd, os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            pass
+    return None, False
 
 
 def original_environment():

@@ -27,14 +27,17 @@ TERMINAL_STOPS = frozenset((_signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU))
 
 
 class Supervisor:
-    def __init__(self, config, child_pid, is_pid1, terminal=False):
+    def __init__(self, config, child_pid, is_pid1, terminal=None):
         self.config = config
         self.child = child_pid
         self.group = child_pid
         self.is_pid1 = is_pid1
-        # Job control is a shell's business: only when tini-py was started in
-        # the foreground of a terminal, and never as PID 1 (it cannot stop).
-        self.job_control = terminal and not is_pid1
+        # terminal: which of fds 0, 1, 2 is our controlling terminal, or None.
+        # Job control is a shell's business: only on a controlling terminal
+        # (in the foreground at start or not), never as PID 1 (it cannot stop).
+        self.job_control = terminal is not None and not is_pid1
+        # The child's group is handed the terminal only when it is its stdin.
+        self.hands_terminal = terminal == 0
         self.routes = route_signals(config)
         # The hot path: received -> (signal, kill() target) for routes that
         # need nothing but one kill().
@@ -177,13 +180,16 @@ class Supervisor:
         if not route.signal:
             log.info("received %s, dropped (rewritten to 0)" % signal_name(received))
             return
+        recipient = route.recipient
         if route.resumes and self.job_control:
-            self.give_terminal_to_child()
+            if self.hands_terminal:
+                self.give_terminal_to_child()
+            recipient = GROUP  # the terminal stopped all of it: fg/bg resume all of it
         if self.verbose:  # the hot path: format only when shown
             log.info("received %s, forwarding %s to %s"
                      % (signal_name(received), signal_name(route.signal),
-                        self.describe_recipient(route.recipient)))
-        self.deliver(route.signal, route.recipient)
+                        self.describe_recipient(recipient)))
+        self.deliver(route.signal, recipient)
         if route.stops:
             self.begin_stop(route)
 
@@ -193,6 +199,8 @@ class Supervisor:
         return "the main child %d alone" % self.child
 
     def deliver(self, number, recipient):
+        if self.status is not None:
+            return  # reaped: its pid and group id may already be another's
         if recipient == GROUP:
             try:
                 os.kill(-self.group, number)
@@ -209,9 +217,13 @@ class Supervisor:
     def begin_stop(self, route):
         """A stop was forwarded: continue a stopped child so that it can act
         on it, and start the -t clock (once)."""
+        # A stop whose SIGCHLD is still pending counts: TERM (15) is taken
+        # before SIGCHLD (17) when both are pending.
+        self.reap()
         if self.child_stopped:
             # Kernel rule: a stopped process runs no handler until SIGCONT.
-            self.deliver(_signal.SIGCONT, route.recipient)
+            # A terminal stops the whole group, so all of it is continued.
+            self.deliver(_signal.SIGCONT, GROUP)
         if self.stop is not None:
             return
         self.stop = route
@@ -255,14 +267,40 @@ class Supervisor:
         except OSError:
             pass
 
+    def give_terminal_back(self):
+        """Before exit: a terminal left to the child's group goes back to
+        ours.  An interactive shell takes it back itself; a script that
+        reads the terminal next would be stopped by SIGTTIN."""
+        if not self.hands_terminal:
+            return
+        try:
+            if os.tcgetpgrp(0) == self.group:
+                os.tcsetpgrp(0, os.getpgrp())
+        except OSError:
+            pass  # as PID 1 our group has no number in the namespace
+
     def on_child_stopped(self, number):
         self.child_stopped = True
         if self.job_control and number in TERMINAL_STOPS:
-            log.info("main child stopped by %s; stopping too (job control)"
-                     % signal_name(number))
-            # SIGSTOP, which cannot be blocked, stops us before kill()
-            # returns; the shell's SIGCONT (fg/bg) resumes us here.
-            os.kill(os.getpid(), _signal.SIGSTOP)
+            self.stop_job(number)
+
+    def stop_job(self, number):
+        """The terminal stopped the child's group, which it took from ours:
+        stop ours too -- the job the shell knows -- with the same signal.
+
+        Kernel rule: a stop signal at its default action stops us the moment
+        it is unblocked, unless our process group is orphaned (nobody in the
+        session outside it could continue it): then it is discarded.
+        """
+        log.info("main child stopped by %s; stopping the job too" % signal_name(number))
+        os.kill(0, number)  # our process group, ourselves included
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, (number,))
+        # ... stopped here until the shell's SIGCONT (fg/bg), which stays pending.
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, (number,))
+        if _signal.SIGCONT not in _signal.sigpending():
+            log.info("not stopped (process group orphaned, or the signal ignored); "
+                     "continuing the child")
+            self.deliver(_signal.SIGCONT, GROUP)
 
     # -- reaping ----------------------------------------------------------
 

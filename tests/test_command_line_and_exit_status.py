@@ -1,4 +1,4 @@
-"""Command line, exit statuses, exec failures and the child's stdio (issue #2)."""
+"""Command line, exit statuses, exec failures and the child's stdio."""
 import os
 import signal
 import stat

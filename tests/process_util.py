@@ -1,4 +1,4 @@
-"""Helpers for the hardening tests (tests/test_hardening_*.py)."""
+"""Helpers for tests that watch processes through /proc: identity, zombies, signal storms."""
 import os
 import signal
 import time

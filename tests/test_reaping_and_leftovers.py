@@ -1,5 +1,5 @@
 """Zombie reaping, leftovers after the main child, survivors, and what the
-child inherits (signal state, file descriptors) (issue #2)."""
+child inherits (signal state, file descriptors)."""
 import os
 import shlex
 import signal

@@ -1,6 +1,6 @@
-"""Test child for the hardening tests: works while recording signals.
+"""Test child: works while recording signals.
 
-    hardening_worker.py LOG READY CODE
+    busy_worker.py LOG READY CODE
 
 Handles every catchable signal except SIGCHLD: appends its number, one per
 line, to LOG.  On SIGTERM it logs it and exits with CODE.  Between signals

@@ -1,4 +1,4 @@
-"""Hardening (issue #5): resource faults.
+"""Resource faults.
 
 fork() failing (RLIMIT_NPROC for an unprivileged user), a child closing its
 stdout, a closed stdout pipe, tini-py started with stdin closed, and a full
@@ -125,7 +125,7 @@ def test_no_fds_left_when_the_child_exits(tini, tmp_path, mode):
     stop them, but it must not crash: exit with the child's status, no
     traceback, no hang.  (The members are killed by the fixture.)"""
     import resource
-    proc = tini(["--orphan-grace", "1", PY, prog("hardening_group.py"), str(tmp_path), "2", "11"])
+    proc = tini(["--orphan-grace", "1", PY, prog("group_with_members.py"), str(tmp_path), "2", "11"])
     proc.wait_ready(tmp_path / "ready")
     assert len(proc.descendants()) == 3
     resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (3, 3))

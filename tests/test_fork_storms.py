@@ -1,4 +1,4 @@
-"""Hardening (issue #5): fork/exit storms, double forks, setsid/setpgid escapes.
+"""Fork/exit storms, double forks, setsid/setpgid escapes.
 
 The child abandons thousands of short-lived processes (all must be reaped:
 no zombie left), then leaves long-lived processes in its own group, in new
@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import PY, children, prog, wait_for
-from hardening_util import assert_all_gone, identity, is_zombie
+from process_util import assert_all_gone, identity, is_zombie
 
 STORM = 3000
 LEFTOVERS = 12
@@ -19,7 +19,7 @@ CODE = 7
 
 
 def start_forker(tini, tmp_path, term, options=(), storm=STORM):
-    proc = tini(list(options) + [PY, prog("hardening_forker.py"), str(tmp_path), str(storm),
+    proc = tini(list(options) + [PY, prog("forker.py"), str(tmp_path), str(storm),
                                  str(LEFTOVERS), str(CODE), term])
     return proc
 

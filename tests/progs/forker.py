@@ -1,6 +1,6 @@
-"""Test child for the hardening tests: a fork/exit storm, then leftovers.
+"""Test child: a fork/exit storm, then leftovers.
 
-    hardening_forker.py DIR COUNT LEFTOVERS CODE TERM
+    forker.py DIR COUNT LEFTOVERS CODE TERM
 
 Phase 1 (storm): starts COUNT short-lived processes and abandons them, so
 they end up tini-py's to reap: double forks (the middle exits at once),

@@ -1,4 +1,4 @@
-"""Signal forwarding, rewriting, process groups, grace kills and the terminal (issue #2)."""
+"""Signal forwarding, rewriting, process groups, grace kills and the terminal."""
 import fcntl
 import os
 import shlex

@@ -1,4 +1,4 @@
-"""Hardening (issue #5): what tini-py must never do.
+"""What tini-py must never do.
 
 It never changes the child's environment (byte for byte what tini-py got),
 leaves no fd of its own open in the child, and as a subreaper on the host
@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import PY, _clean_signals, _RawEnv, descendants, kill_quietly, prog, wait_for
-from hardening_util import assert_all_gone, identity
+from process_util import assert_all_gone, identity
 
 # No LANG/LC_*: Python coerces the C locale by setting LC_CTYPE in its own
 # environment (PEP 538) -- which must not reach the child.
@@ -127,7 +127,7 @@ def test_subreaper_leaves_unrelated_processes_alone(start_tini, tmp_path, path):
     one in tini-py's own process group, one in the test's group, one in its
     own session -- all survive (no kill(-1), no kill(0))."""
     grace = ["--orphan-grace", "1"] if path == "orphans" else ["-t", "1", "--orphan-grace", "30"]
-    proc = start_tini("subreaper", grace + [PY, prog("hardening_group.py"), str(tmp_path),
+    proc = start_tini("subreaper", grace + [PY, prog("group_with_members.py"), str(tmp_path),
                                             "2", "13"],
                       new_session=False, preexec_fn=os.setpgrp)
     unrelated = []

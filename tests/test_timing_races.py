@@ -1,4 +1,4 @@
-"""Hardening (issue #5): timing faults.
+"""Timing faults.
 
 Signals racing the child's exit, a group whose leader is gone, SIGCHLD
 together with TERM, a second TERM in the -t grace period and in --delay,
@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import PY, prog, proc_state, read_signals, recorder, wait_for
-from hardening_util import assert_all_gone, identity
+from process_util import assert_all_gone, identity
 
 TERM = int(signal.SIGTERM)
 
@@ -88,7 +88,7 @@ def test_group_members_outlive_their_leader(tini, tmp_path):
     still get forwarded signals, then the graceful signal, then SIGKILL at
     --orphan-grace; tini-py exits with the leader's status."""
     grace = 3.0
-    proc = tini(["--orphan-grace", str(grace), PY, prog("hardening_group.py"),
+    proc = tini(["--orphan-grace", str(grace), PY, prog("group_with_members.py"),
                  str(tmp_path), "3", "11"])
     proc.wait_ready(tmp_path / "ready")
     members_log, leader_log = tmp_path / "members.log", tmp_path / "leader.log"
@@ -123,7 +123,7 @@ def test_group_members_outlive_their_leader(tini, tmp_path):
 
 def test_group_members_leave_on_graceful_signal(tini, tmp_path):
     """Members that exit on SIGTERM: tini-py does not wait for the deadline."""
-    proc = tini(["--orphan-grace", "20", PY, prog("hardening_group.py"),
+    proc = tini(["--orphan-grace", "20", PY, prog("group_with_members.py"),
                  str(tmp_path), "3", "12", "exit-on-term"])
     proc.wait_ready(tmp_path / "ready")
     everyone = [identity(p) for p in wait_for(

@@ -1,4 +1,4 @@
-"""Hardening (issue #5): bad input fuzz and argv pass-through.
+"""Bad input fuzz and argv pass-through.
 
 Several hundred command lines and TINI_PY_* environments, generated from
 random.Random(1234) (reproducible: a failure names its case number), each

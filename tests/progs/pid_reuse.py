@@ -1,8 +1,8 @@
-"""Hardening scenario, run as PID 1 of a fresh PID namespace (unshare):
+"""A pid-reuse scenario, run as PID 1 of a fresh PID namespace (unshare):
 does tini-py, as a subreaper, signal a process group that is not its own
 any more once its main child's pid has been reused?
 
-    hardening_pidreuse.py WORKDIR [usr1|delay]
+    pid_reuse.py WORKDIR [usr1|delay]
 
 1. Starts tini-py (not PID 1 here: a subreaper) with --orphan-grace 2; its
    child leaves a leftover in a new session (ignores SIGTERM and SIGUSR1), writes its pid

@@ -1,10 +1,10 @@
-"""Hardening (issue #5): a storm of 100,000 signals at tini-py while the child works."""
+"""A storm of 100,000 signals at tini-py while the child works."""
 import os
 import signal
 import time
 
 from conftest import PY, prog, read_signals, wait_for
-from hardening_util import (STORM_SIGNALS, pending_signals, send_storm, vmrss_kb,
+from process_util import (STORM_SIGNALS, pending_signals, send_storm, vmrss_kb,
                             wait_quiet)
 
 STORM = 100_000
@@ -13,7 +13,7 @@ CODE = 42
 
 def test_signal_storm(tini, tmp_path):
     log, ready = tmp_path / "log", tmp_path / "ready"
-    proc = tini([PY, prog("hardening_worker.py"), str(log), str(ready), str(CODE)])
+    proc = tini([PY, prog("busy_worker.py"), str(log), str(ready), str(CODE)])
     proc.wait_ready(ready)
     pid = proc.pid
     # Warm up the forwarding path once so the RSS baseline includes it.

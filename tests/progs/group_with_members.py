@@ -1,6 +1,6 @@
-"""Test child for the hardening tests: a group leader with group members.
+"""Test child: a group leader with group members.
 
-    hardening_group.py DIR MEMBERS CODE [exit-on-term]
+    group_with_members.py DIR MEMBERS CODE [exit-on-term]
 
 Forks MEMBERS processes that stay in this process group.  Each handles
 every catchable signal except SIGCHLD by appending "PID SIG\\n" to

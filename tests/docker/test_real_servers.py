@@ -358,6 +358,17 @@ def job_worker_pids(ctr):
                   if args.startswith("python3 -u %s/job_worker.py" % SERVERS))
 
 
+def supervisord_running_a_job(containers, image, variant):
+    """tini-py --profile supervisord as PID 1, supervisord its child, and
+    the program's worker (pid `old`) 1 job in."""
+    conf = "%s/supervisord-%s.conf" % (SERVERS, variant)
+    ctr = run_server(containers, image, ["tini-py", "-v", "--profile", "supervisord"],
+                     ["supervisord", "-n", "-c", conf])
+    ctr.wait_for(lambda: [e for e in ctr.events() if e.endswith(" start 1")], timeout=30,
+                 what="the first job")
+    return ctr, conf, int(ctr.events()[0].split()[0])
+
+
 @pytest.mark.parametrize("variant, clean", [
     pytest.param("tini-py", True, id="command-tini-py-g-QUIT-finishes-the-job"),
     pytest.param("bare", False, id="control-bare-bash-leaves-the-old-worker"),
@@ -368,12 +379,7 @@ def test_supervisorctl_restart_of_a_bash_wrapped_worker(servers_image, container
     signal alone and dies of TERM without passing it on.  With tini-py -g QUIT
     in command= (not PID 1: a subreaper), the worker gets QUIT, finishes the
     job in flight, and nothing of the old program is left."""
-    conf = "%s/supervisord-%s.conf" % (SERVERS, variant)
-    ctr = run_server(containers, servers_image, ["tini-py", "-v"],
-                     ["supervisord", "-n", "-c", conf])
-    ctr.wait_for(lambda: [e for e in ctr.events() if e.endswith(" start 1")], timeout=30,
-                 what="the first job")
-    old = int(ctr.events()[0].split()[0])
+    ctr, conf, old = supervisord_running_a_job(containers, servers_image, variant)
     started = time.monotonic()
     restart = ctr.exec("supervisorctl", "-c", conf, "restart", "worker", timeout=60)
     elapsed = time.monotonic() - started
@@ -393,3 +399,26 @@ def test_supervisorctl_restart_of_a_bash_wrapped_worker(servers_image, container
         # The seed incident: the old worker lives on beside the new one.
         assert old in pids and len(pids) == 2, pids
         assert "%d quit" % old not in events and "%d term" % old not in events
+
+
+@pytest.mark.parametrize("variant, finishes", [
+    pytest.param("tini-py", True, id="command-tini-py-g-QUIT-finishes-the-job"),
+    pytest.param("bare", False, id="control-bare-bash-loses-the-job"),
+])
+def test_supervisord_docker_stop_mid_job(servers_image, containers, variant, finishes):
+    """docker stop: supervisord stops its program with TERM and waits; with
+    tini-py -g QUIT in command= the job in flight finishes.  Without it, bash
+    dies and the orphaned worker is left to PID 1's drain, which cuts it."""
+    ctr, conf, old = supervisord_running_a_job(containers, servers_image, variant)
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    events = ctr.events()
+    record("supervisord docker stop", variant=variant, exit=code, seconds=round(elapsed, 2),
+           job_done="%d done 1" % old in events, events=events)
+    assert code == 0, ctr.logs()
+    assert said(ctr, "forwarding SIGTERM to the main child"), ctr.logs()
+    if finishes:
+        assert ["%d %s" % (old, e) for e in ("ready", "start 1", "quit", "done 1", "exit")] \
+            == events, events
+        assert elapsed < 3 + 5, elapsed
+    else:
+        assert "%d done 1" % old not in events, events

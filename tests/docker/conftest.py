@@ -50,6 +50,19 @@ BASE_RECIPE = {
     "variant": "minbase",
     "include": ["python3", "procps"],
 }
+# The real servers' base (tests/docker/test_real_servers.py): the same minbase
+# plus Debian's servers, an HTTP and a FastCGI client, and Debian's tini for
+# side-by-side controls.  Debootstrap only, no host fallback.
+SERVERS_RECIPE = {
+    "version": 1,
+    "suite": "bookworm",
+    "variant": "minbase",
+    "include": ["python3", "procps", "php8.2-fpm", "nginx-light", "supervisor",
+                "python3-gunicorn", "gunicorn", "python3-celery", "celery", "curl", "libfcgi-bin",
+                "tini"],
+}
+SERVERS_REPO = "tini-py-servers-base"
+SERVERS_IMAGE = "tini-py-servers:test"
 # Fallback when debootstrap cannot run: a rootfs copied from this machine's
 # own Debian packages (dpkg -L) -- the python3 interpreter, its stdlib and
 # libraries, dash, coreutils, procps; pip is not among them.
@@ -322,25 +335,25 @@ def _apt_mirror():
     return DEFAULT_MIRROR
 
 
-def base_tag(source="debootstrap"):
-    recipe = dict(BASE_RECIPE) if source == "debootstrap" else {"host": HOST_ROOTS, "version": 1}
+def base_tag(source="debootstrap", recipe=BASE_RECIPE, repo=BASE_REPO):
+    recipe = dict(recipe) if source == "debootstrap" else {"host": HOST_ROOTS, "version": 1}
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
-    return "%s:%s%s" % (BASE_REPO, "" if source == "debootstrap" else "host-", digest[:12])
+    return "%s:%s%s" % (repo, "" if source == "debootstrap" else "host-", digest[:12])
 
 
-def _debootstrap(rootfs):
-    """Debian minbase + python3 + procps; returns None or the failure."""
+def _debootstrap(rootfs, recipe=BASE_RECIPE):
+    """Debian minbase + the recipe's packages; returns None or the failure."""
     problem = _ensure_tools({"debootstrap": "debootstrap"})
     if problem:
         return problem
     mirror = _apt_mirror()
-    _note("debootstrap %s into %s from %s (about a minute)"
-          % (BASE_RECIPE["suite"], rootfs, mirror))
+    _note("debootstrap %s (%s) into %s from %s"
+          % (recipe["suite"], ",".join(recipe["include"]), rootfs, mirror))
     try:
         result = subprocess.run(
-            ["debootstrap", "--variant=" + BASE_RECIPE["variant"],
-             "--include=" + ",".join(BASE_RECIPE["include"]),
-             BASE_RECIPE["suite"], str(rootfs), mirror],
+            ["debootstrap", "--variant=" + recipe["variant"],
+             "--include=" + ",".join(recipe["include"]),
+             recipe["suite"], str(rootfs), mirror],
             capture_output=True, text=True, timeout=1800)
     except subprocess.TimeoutExpired:
         return "debootstrap took more than 30 minutes"
@@ -429,13 +442,13 @@ def _assemble_from_host(rootfs):
     return None
 
 
-def _build_base(engine, tag, source):
+def _build_base(engine, tag, source, recipe=BASE_RECIPE):
     workdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=STATE))
     rootfs = workdir / "rootfs"
     try:
         started = time.monotonic()
         if source == "debootstrap":
-            problem = _debootstrap(rootfs)
+            problem = _debootstrap(rootfs, recipe)
         else:
             problem = _assemble_from_host(rootfs)
         if problem:
@@ -446,7 +459,7 @@ def _build_base(engine, tag, source):
         imported = subprocess.run(
             ["docker", "import", "--change", 'CMD ["/bin/sh"]',
              "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "--message", "tini-py test base: " + json.dumps(BASE_RECIPE, sort_keys=True),
+             "--message", "tini-py test base: " + json.dumps(recipe, sort_keys=True),
              "-", tag],
             stdin=tar.stdout, capture_output=True, text=True, timeout=600,
             env=dict(os.environ, DOCKER_HOST=engine.host))
@@ -492,22 +505,49 @@ def zipapp(tmp_path_factory):
     return output
 
 
-@pytest.fixture(scope="session")
-def tini_image(docker_engine, base_image, tmp_path_factory):
-    """Dockerfile.example on the base image; built offline (--network none)
+def _build_example(engine, base, tag, context):
+    """Dockerfile.example FROM base, as tag; built offline (--network none)
     from the working tree's tini_py/ and tools/build_zipapp.py."""
-    context = tmp_path_factory.mktemp("docker-context")
     shutil.copytree(REPO / "tini_py", context / "tini_py",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (context / "tools").mkdir()
     shutil.copy2(REPO / "tools" / "build_zipapp.py", context / "tools")
     shutil.copy2(REPO / "Dockerfile.example", context / "Dockerfile")
-    docker_engine("build", "--network", "none", "--label", LABEL,
-                  "--build-arg", "BASE_IMAGE=" + base_image,
-                  "-t", EXAMPLE_IMAGE, str(context), timeout=600)
+    engine("build", "--network", "none", "--label", LABEL,
+           "--build-arg", "BASE_IMAGE=" + base, "-t", tag, str(context), timeout=600)
     # Builds replace the tag; drop the old, now dangling, test images.
-    docker_engine("image", "prune", "-f", "--filter", "label=" + LABEL, check=False)
-    return EXAMPLE_IMAGE
+    engine("image", "prune", "-f", "--filter", "label=" + LABEL, check=False)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def tini_image(docker_engine, base_image, tmp_path_factory):
+    """Dockerfile.example on the base image; built offline (--network none)."""
+    return _build_example(docker_engine, base_image, EXAMPLE_IMAGE,
+                          tmp_path_factory.mktemp("docker-context"))
+
+
+@pytest.fixture(scope="session")
+def servers_base_image(docker_engine):
+    """tini-py-servers-base:<hash>: SERVERS_RECIPE by debootstrap, built once."""
+    tag = base_tag("debootstrap", SERVERS_RECIPE, SERVERS_REPO)
+    if docker_engine.image_exists(tag):
+        return tag
+    with _locked("base-image.lock"):
+        if docker_engine.image_exists(tag):
+            return tag
+        problem = _build_base(docker_engine, tag, "debootstrap", SERVERS_RECIPE)
+    if problem is not None:
+        _unavailable("cannot build the servers base image: " + problem)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def servers_image(docker_engine, servers_base_image, tmp_path_factory):
+    """Dockerfile.example on the servers base: tini-py as users install it,
+    in front of Debian's php-fpm, nginx, gunicorn, Celery and supervisor."""
+    return _build_example(docker_engine, servers_base_image, SERVERS_IMAGE,
+                          tmp_path_factory.mktemp("servers-context"))
 
 
 # ----------------------------------------------------------- containers
@@ -597,17 +637,18 @@ class Container:
 def containers(docker_engine, tmp_path):
     """Factory: containers(image, *command, entrypoint=None, env=None) -> Container.
 
-    Every container runs with --network none and gets the host directory
+    Every container runs with --network none (or network="container:ID": a
+    sidecar sharing that container's loopback, as in a pod) and gets the host directory
     tmp_path/out mounted at /out and tests/docker at /t (read-only).  All are
     removed (docker rm -f) when the test ends.
     """
     started = []
 
-    def run(image, *command, entrypoint=None, env=None, options=()):
+    def run(image, *command, entrypoint=None, env=None, options=(), network="none"):
         outdir = tmp_path / ("out%d" % len(started))
         outdir.mkdir()
         outdir.chmod(0o777)  # writable for any --user
-        args = ["run", "-d", "--network", "none", "--label", LABEL,
+        args = ["run", "-d", "--network", network, "--label", LABEL,
                 "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % HERE]
         if entrypoint is not None:
             args += ["--entrypoint", entrypoint]

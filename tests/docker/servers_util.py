@@ -1,0 +1,136 @@
+"""Running Debian's real servers under an init in a container, and clients
+beside them.
+
+A server container runs ``INIT [INIT-ARGS] -- SERVER...`` (INIT is tini-py as
+the image installs it, or Debian's tini for a side-by-side control).  A
+client runs in a sidecar container that shares the server's network
+namespace (``--network container:ID``, as containers of a pod do): it reaches
+the server on loopback, and it is not a process of the server's PID
+namespace, so the init's stop never waits for it.
+
+The servers' files are in tests/docker/servers, mounted at /t/servers.
+"""
+import time
+
+SERVERS = "/t/servers"
+NO_ENV = {"TINI_PY_GRACEFUL": ""}
+
+PHP_FPM = ["php-fpm8.2", "-F", "-y", SERVERS + "/php-fpm.conf"]
+PHP_FPM_TIMEOUT_0 = ["php-fpm8.2", "-F", "-y", SERVERS + "/php-fpm-debian-timeout.conf"]
+# nginx reads its config from /tmp so that a test can change it and reload.
+NGINX = ["sh", "-c", "mkdir -p /tmp/www && head -c 1200000 /dev/zero > /tmp/www/big"
+         " && cp %s/nginx.conf /tmp/nginx.conf && exec nginx -c /tmp/nginx.conf" % SERVERS]
+NGINX_BYTES = 1200000
+GUNICORN = ["gunicorn", "--chdir", SERVERS, "--workers", "2", "--bind", "127.0.0.1:8000",
+            "--graceful-timeout", "30", "--log-level", "info", "gunicorn_app:app"]
+CELERY = ["celery", "--workdir", SERVERS, "-A", "celery_app", "worker", "--pool", "prefork",
+          "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+          "--without-heartbeat"]
+
+
+def run_server(containers, image, init, server, env=None):
+    """init: e.g. ["tini-py", "--profile", "php-fpm"] or ["tini"]."""
+    return containers(image, *init[1:], "--", *server, entrypoint=init[0],
+                      env=env if env is not None else NO_ENV)
+
+
+class Client:
+    """One request from a sidecar container, sent when go() is called (the
+    sidecar is started beforehand: starting a container takes a second or
+    more on a busy machine).  Its outcome lands in the sidecar's /out."""
+
+    def __init__(self, container):
+        self.ctr = container
+
+    def go(self):
+        (self.ctr.out / "go").write_text("")
+        return self
+
+    def done(self):
+        return (self.ctr.out / "rc").exists()
+
+    def wait(self, timeout=60):
+        self.ctr.wait_for(self.done, timeout=timeout, what="the client to finish")
+        return self
+
+    @property
+    def rc(self):
+        return int((self.ctr.out / "rc").read_text().strip() or -1)
+
+    @property
+    def body(self):
+        path = self.ctr.out / "body"
+        return path.read_bytes() if path.exists() else b""
+
+    @property
+    def result(self):
+        """curl's -w output: 'HTTP_CODE BYTES' (empty for cgi-fcgi)."""
+        path = self.ctr.out / "result"
+        return path.read_text().strip() if path.exists() else ""
+
+    def describe(self):
+        err = self.ctr.out / "stderr"
+        body = self.body
+        return "rc=%s result=%r body=%s stderr=%r" % (
+            self.rc if self.done() else None, self.result,
+            "%d bytes" % len(body) if len(body) > 200 else repr(body),
+            err.read_text()[-300:] if err.exists() else None)
+
+
+def _sidecar(containers, server, image, script):
+    wait_for_go = "while [ ! -e /out/go ]; do sleep 0.02; done; "
+    sidecar = containers(image, "sh", "-c", wait_for_go + script + "; echo $? > /out/rc",
+                         entrypoint="", network="container:" + server.id)
+    return Client(sidecar)
+
+
+def http_get(containers, server, image, url):
+    """curl URL from a sidecar: body, 'code bytes', curl's status (18: cut short)."""
+    return _sidecar(containers, server, image,
+                    "curl -sS --max-time 90 -o /out/body -w '%%{http_code} %%{size_download}' "
+                    "'%s' > /out/result 2> /out/stderr" % url)
+
+
+def fastcgi_get(containers, server, image, script, query):
+    """A FastCGI GET to php-fpm on 127.0.0.1:9000 by cgi-fcgi from a sidecar."""
+    return _sidecar(containers, server, image,
+                    "SCRIPT_FILENAME=%s SCRIPT_NAME=/x.php REQUEST_METHOD=GET QUERY_STRING='%s'"
+                    " cgi-fcgi -bind -connect 127.0.0.1:9000 > /out/body 2> /out/stderr"
+                    % (script, query))
+
+
+def events_starting(ctr, prefix):
+    return [e for e in ctr.events() if e.startswith(prefix)]
+
+
+def wait_for_events(ctr, prefix, count=1, timeout=30):
+    return ctr.wait_for(lambda: len(events_starting(ctr, prefix)) >= count, timeout=timeout,
+                        what="%d event(s) %r" % (count, prefix))
+
+
+def children_of(ctr, pid):
+    return sorted(p for p, ppid, stat, args in ctr.processes() if ppid == pid)
+
+
+def wait_for_log_count(ctr, text, count, timeout=60):
+    return ctr.wait_for(lambda: ctr.logs().count(text) >= count, timeout=timeout,
+                        what="%d x %r in the logs" % (count, text))
+
+
+def said(ctr, text):
+    """tini-py's own -v lines that contain text."""
+    return [line for line in ctr.logs().splitlines()
+            if line.startswith("tini-py: ") and text in line]
+
+
+def record(scenario, **values):
+    """One measured outcome, printed (pytest -s) and appended to
+    $TINI_PY_SERVERS_LOG when set: what a run of the suite saw."""
+    import json
+    import os
+    line = json.dumps(dict(scenario=scenario, **values), sort_keys=True, default=str)
+    print("\nSERVERS " + line)
+    path = os.environ.get("TINI_PY_SERVERS_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(line + "\n")

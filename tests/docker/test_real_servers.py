@@ -1,0 +1,424 @@
+"""Debian's real servers as the child of tini-py, PID 1 of a real container.
+
+Each scenario runs a request (or a task, or a job) that is in flight when the
+signal comes, and says what became of it; each has a control that shows the
+same scenario failing with the wrong signal or the wrong recipient.  The
+servers are Debian bookworm's (the servers_image fixture), their files are
+in tests/docker/servers, and clients run in sidecar containers that share
+the server's loopback (see servers_util.py).
+
+What a "group" delivery does to a prefork server: the workers share the
+master's process group, and most keep the default action for the master's
+control signals -- HUP, USR1, USR2 kill a php-fpm or gunicorn worker, TERM,
+QUIT, HUP, USR1 cut a Celery pool child's task.  Those signals must reach
+the main process alone, which then tells its workers what to do.
+"""
+import re
+import time
+
+import pytest
+
+from .servers_util import (CELERY, GUNICORN, NGINX, NGINX_BYTES, PHP_FPM, PHP_FPM_TIMEOUT_0,
+                           SERVERS, children_of, events_starting, fastcgi_get, http_get,
+                           record, run_server, said, wait_for_events, wait_for_log_count)
+
+REQUEST_SECONDS = 4
+STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
+
+
+def main_pid(ctr):
+    """The init's child: the server's master process."""
+    return children_of(ctr, 1)[0]
+
+
+# ----------------------------------------------------------------- php-fpm
+
+def php_fpm_request(containers, image, init, server=PHP_FPM, seconds=REQUEST_SECONDS):
+    """php-fpm under init, with a request of `seconds` in flight."""
+    ctr = run_server(containers, image, init, server)
+    ctr.wait_for_log("ready to handle connections")
+    client = fastcgi_get(containers, ctr, image, SERVERS + "/slow.php", "s=%g" % seconds)
+    client.go()
+    wait_for_events(ctr, "start")
+    return ctr, client
+
+
+def php_fpm_completed(ctr, client):
+    return client.rc == 0 and b"done after" in client.body \
+        and len(events_starting(ctr, "done")) == 1
+
+
+@pytest.mark.parametrize("init, server, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM, True,
+                 id="profile-php-fpm-finishes"),
+    pytest.param(["tini-py", "-v"], PHP_FPM, False, id="control-plain-TERM-cuts"),
+    pytest.param(["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM_TIMEOUT_0, False,
+                 id="control-process_control_timeout-0-cuts"),
+])
+def test_php_fpm_docker_stop_mid_request(servers_image, containers, init, server, finishes):
+    ctr, client = php_fpm_request(containers, servers_image, init, server)
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    client.wait()
+    completed = php_fpm_completed(ctr, client)
+    record("php-fpm docker stop", init=init, config=server[-1], exit=code,
+           seconds=round(elapsed, 2), completed=completed, client=client.describe())
+    # php-fpm exits 0 after TERM too: only the request tells a drain from a cut.
+    assert code == 0, ctr.logs()
+    if finishes:
+        assert said(ctr, "forwarding SIGQUIT to process group"), ctr.logs()
+        assert completed, (client.describe(), ctr.events())
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not completed, (client.describe(), ctr.events())
+        assert client.rc != 0 or not client.body, client.describe()
+        assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("signal, init, finishes, log_says", [
+    pytest.param("HUP", ["tini-py", "-v", "--profile", "php-fpm"], True,
+                 "Reloading in progress", id="HUP-as-USR2-to-the-master-reloads"),
+    pytest.param("HUP", ["tini-py", "-v", "--profile", "php-fpm", "--to-group", "USR2"], False,
+                 "Reloading in progress", id="control-USR2-to-the-group-cuts"),
+    # Debian's php-fpm 8.2 master reloads on HUP itself (older ones died).
+    pytest.param("HUP", ["tini-py", "-v", "--to-child", "HUP"], True,
+                 "Reloading in progress", id="plain-HUP-to-the-master-reloads"),
+    pytest.param("HUP", ["tini-py", "-v"], False,
+                 "Reloading in progress", id="control-plain-HUP-to-the-group-cuts"),
+    pytest.param("USR1", ["tini-py", "-v", "--profile", "php-fpm"], True,
+                 "error log file re-opened", id="USR1-to-the-master-reopens-logs"),
+    pytest.param("USR1", ["tini-py", "-v", "--profile", "php-fpm", "--to-group", "USR1"], False,
+                 "error log file re-opened", id="control-USR1-to-the-group-cuts"),
+])
+def test_php_fpm_master_signal_mid_request(servers_image, containers, signal, init, finishes,
+                                           log_says):
+    ctr, client = php_fpm_request(containers, servers_image, init)
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    started = time.monotonic()
+    ctr.kill(signal)
+    client.wait()
+    elapsed = time.monotonic() - started
+    ctr.wait_for_log(log_says, timeout=15)
+    assert ctr.running, ctr.logs()
+    completed = php_fpm_completed(ctr, client)
+    after = children_of(ctr, master)
+    record("php-fpm %s" % signal, init=init, completed=completed, seconds=round(elapsed, 2),
+           workers_before=workers, workers_after=after, client=client.describe())
+    assert main_pid(ctr) == master
+    if finishes:
+        assert completed, (client.describe(), ctr.events(), ctr.logs())
+        assert elapsed > REQUEST_SECONDS - 2, elapsed  # it ran its course
+        assert "exited on signal" not in ctr.logs()
+    else:
+        assert not completed, (client.describe(), ctr.events())
+    if log_says.startswith("Reloading"):
+        # A reload replaces every worker, once the request is done.
+        ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
+                     and not set(children_of(ctr, master)) & set(workers),
+                     timeout=15, what="new workers")
+    elif finishes:
+        assert after == workers  # reopening logs kept the workers
+
+
+@pytest.mark.parametrize("grace, killed", [
+    pytest.param(["-t", "2"], True, id="t-2-kills-at-2s"),
+    pytest.param([], False, id="control-without-t-the-request-finishes"),
+])
+def test_grace_kills_a_request_that_outlives_it(servers_image, containers, grace, killed):
+    """php-fpm finishes requests on QUIT (process_control_timeout 30 s); a
+    request of 8 s outlives -t 2, and tini-py's SIGKILL ends it at 2 s."""
+    init = ["tini-py", "-v", "--profile", "php-fpm", *grace]
+    ctr, client = php_fpm_request(containers, servers_image, init, seconds=8)
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    client.wait()
+    completed = php_fpm_completed(ctr, client)
+    record("-t against php-fpm", init=init, exit=code, seconds=round(elapsed, 2),
+           completed=completed, client=client.describe())
+    if killed:
+        assert code == 137, ctr.logs()
+        assert 2 <= elapsed < 6, elapsed
+        assert not completed, client.describe()
+        assert said(ctr, "grace period of 2s is over"), ctr.logs()
+    else:
+        assert code == 0, ctr.logs()
+        assert completed, client.describe()
+        assert elapsed >= 4, elapsed
+
+
+# ------------------------------------------------------------------- nginx
+
+def nginx_download(containers, image, init):
+    """nginx under init, with a rate-limited download of /big in flight."""
+    ctr = run_server(containers, image, init, NGINX)
+    wait_for_log_count(ctr, "start worker process ", 2)
+    client = http_get(containers, ctr, image, "http://127.0.0.1:8080/big")
+    client.go()
+    body = client.ctr.out / "body"
+    client.ctr.wait_for(lambda: body.exists() and body.stat().st_size >= 100000,
+                        timeout=30, what="the download to be under way")
+    return ctr, client
+
+
+def nginx_download_completed(client):
+    return client.rc == 0 and client.result == "200 %d" % NGINX_BYTES
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "nginx"], True, id="profile-nginx-finishes"),
+    pytest.param(["tini-py", "-v"], False, id="control-plain-TERM-cuts"),
+])
+def test_nginx_docker_stop_mid_download(servers_image, containers, init, finishes):
+    ctr, client = nginx_download(containers, servers_image, init)
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    client.wait()
+    completed = nginx_download_completed(client)
+    record("nginx docker stop", init=init, exit=code, seconds=round(elapsed, 2),
+           completed=completed, client=client.describe())
+    assert code == 0, ctr.logs()
+    if finishes:
+        assert completed, client.describe()
+        assert "gracefully shutting down" in ctr.logs()
+        assert elapsed < 8, elapsed
+    else:
+        assert client.rc == 18, client.describe()  # curl: transfer closed, bytes missing
+        assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("init, reloads", [
+    pytest.param(["tini-py", "-v", "--profile", "nginx"], True, id="profile-nginx-HUP-to-master"),
+    # nginx workers ignore HUP: the group may have it too.
+    pytest.param(["tini-py", "-v", "--profile", "nginx", "--to-group", "HUP"], True,
+                 id="HUP-to-the-group-also-reloads"),
+    pytest.param(["tini-py", "-v", "--profile", "nginx", "-r", "HUP:0"], False,
+                 id="control-HUP-dropped-no-reload"),
+])
+def test_nginx_hup_reloads_mid_download(servers_image, containers, init, reloads):
+    ctr, client = nginx_download(containers, servers_image, init)
+    ctr.exec("sed", "-i", "s/config 1/config 2/", "/tmp/nginx.conf", check=True)
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    ctr.kill("HUP")
+    client.wait()
+    time.sleep(0.5)
+    served = ctr.exec("curl", "-sS", "http://127.0.0.1:8080/version").stdout.strip()
+    after = children_of(ctr, master)
+    completed = nginx_download_completed(client)
+    record("nginx HUP", init=init, completed=completed, served=served,
+           workers_before=workers, workers_after=after, client=client.describe())
+    assert completed, client.describe()
+    assert main_pid(ctr) == master
+    if reloads:
+        assert served == "config 2", ctr.logs()
+        assert len(after) == 2 and not set(after) & set(workers), (workers, after)
+    else:
+        assert served == "config 1", ctr.logs()
+        assert after == workers
+
+
+# ---------------------------------------------------------------- gunicorn
+
+def gunicorn_request(containers, image, init):
+    ctr = run_server(containers, image, init, GUNICORN)
+    wait_for_log_count(ctr, "Booting worker with pid", 2)
+    client = http_get(containers, ctr, image,
+                      "http://127.0.0.1:8000/slow?s=%d" % REQUEST_SECONDS)
+    client.go()
+    wait_for_events(ctr, "start")
+    return ctr, client
+
+
+def gunicorn_completed(client):
+    return client.rc == 0 and client.body.startswith(b"done after")
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "gunicorn"], True, id="profile-gunicorn-finishes"),
+    pytest.param(["tini-py", "-v", "-g", "QUIT"], False, id="control-QUIT-cuts"),
+])
+def test_gunicorn_docker_stop_mid_request(servers_image, containers, init, finishes):
+    ctr, client = gunicorn_request(containers, servers_image, init)
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    client.wait()
+    completed = gunicorn_completed(client)
+    record("gunicorn docker stop", init=init, exit=code, seconds=round(elapsed, 2),
+           completed=completed, client=client.describe())
+    assert code == 0, ctr.logs()
+    if finishes:
+        assert completed, (client.describe(), ctr.logs())
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not completed, client.describe()
+        assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "gunicorn"], True, id="profile-gunicorn-HUP-to-master"),
+    pytest.param(["tini-py", "-v", "--profile", "gunicorn", "--to-group", "HUP"], False,
+                 id="control-HUP-to-the-group-cuts"),
+])
+def test_gunicorn_hup_reloads_mid_request(servers_image, containers, init, finishes):
+    ctr, client = gunicorn_request(containers, servers_image, init)
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    ctr.kill("HUP")
+    client.wait()
+    completed = gunicorn_completed(client)
+    killed = []
+    if finishes:
+        ctr.wait_for_log("Hang up: Master", timeout=15)
+        ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
+                     and not set(children_of(ctr, master)) & set(workers),
+                     timeout=20, what="two new workers")
+    else:
+        # The workers die of HUP; the arbiter sometimes with them ("reentrant call").
+        ctr.wait_for(lambda: "was terminated due to signal 1" in ctr.logs()
+                     or not ctr.running, timeout=15, what="workers killed by HUP")
+    killed = re.findall(r"Worker with pid \d+ was terminated due to signal 1\b", ctr.logs())
+    record("gunicorn HUP", init=init, completed=completed, workers_killed_by_hup=len(killed),
+           arbiter_alive=ctr.running, workers_before=workers, client=client.describe())
+    if finishes:
+        assert ctr.running and main_pid(ctr) == master, ctr.logs()
+        assert completed, (client.describe(), ctr.logs())
+        assert not killed, ctr.logs()
+    else:
+        assert not completed, client.describe()
+        assert killed or not ctr.running, ctr.logs()
+
+
+def gunicorn_workers(ctr, master):
+    workers = [row for row in ctr.processes() if row[1] == master]
+    assert not [row for row in workers if row[2].startswith("T")], workers  # none stopped
+    return sorted(row[0] for row in workers)
+
+
+@pytest.mark.parametrize("init, forwarded", [
+    pytest.param(["tini-py", "-v", "--profile", "gunicorn"], True, id="profile-gunicorn"),
+    # The workers keep the arbiter's handlers for TTIN/TTOU: the group may have them.
+    pytest.param(["tini-py", "-v"], True, id="to-the-group-too"),
+    pytest.param(["tini"], False, id="side-by-side-tini-does-not-forward-them"),
+])
+def test_gunicorn_ttin_and_ttou_add_and_remove_one_worker(servers_image, containers, init,
+                                                          forwarded):
+    ctr = run_server(containers, servers_image, init, GUNICORN)
+    wait_for_log_count(ctr, "Booting worker with pid", 2)
+    master = main_pid(ctr)
+    counts = [len(gunicorn_workers(ctr, master))]
+    for signal, expected in (("TTIN", 3), ("TTOU", 2)):
+        ctr.kill(signal)
+        if forwarded:
+            ctr.wait_for(lambda: len(gunicorn_workers(ctr, master)) == expected, timeout=15,
+                         what="%d workers after %s" % (expected, signal))
+        else:
+            time.sleep(3)
+        counts.append(len(gunicorn_workers(ctr, master)))
+    record("gunicorn TTIN/TTOU", init=init, workers=counts)
+    assert counts == ([2, 3, 2] if forwarded else [2, 2, 2]), ctr.logs()
+    assert ctr.logs().count("Booting worker with pid") == (3 if forwarded else 2)
+
+
+# ------------------------------------------------------------------ celery
+
+def celery_task(containers, image, init):
+    """A Celery worker under init with a task of REQUEST_SECONDS running."""
+    ctr = run_server(containers, image, init, CELERY)
+    ctr.wait_for_log(" ready.", timeout=60)
+    sent = ctr.exec("python3", "-c", "import sys; sys.path.insert(0, %r); import celery_app; "
+                    "celery_app.slow.delay(%d)" % (SERVERS, REQUEST_SECONDS), timeout=60)
+    assert sent.returncode == 0, sent.stderr
+    wait_for_events(ctr, "start")
+    return ctr
+
+
+@pytest.mark.parametrize("init, warm", [
+    pytest.param(["tini-py", "-v", "--profile", "celery"], True, id="profile-celery-warm-shutdown"),
+    pytest.param(["tini-py", "-v"], False, id="control-TERM-to-the-group-cuts"),
+])
+def test_celery_docker_stop_mid_task(servers_image, containers, init, warm):
+    ctr = celery_task(containers, servers_image, init)
+    # The control may hang in the pool's join until docker's SIGKILL.
+    elapsed, code = ctr.stop(STOP_TIMEOUT if warm else 15)
+    done = events_starting(ctr, "done")
+    logs = ctr.logs()
+    record("celery docker stop", init=init, exit=code, seconds=round(elapsed, 2),
+           task_done=bool(done), pool_children_killed=logs.count("exited with 'signal 15"))
+    if warm:
+        assert said(ctr, "forwarding SIGTERM to the main child"), logs
+        assert "Warm shutdown" in logs, logs
+        assert done, (ctr.events(), logs)
+        assert code == 0, logs
+        assert elapsed < REQUEST_SECONDS + 8, elapsed
+    else:
+        assert not done, (ctr.events(), logs)
+
+
+# -------------------------------------------------------------- supervisor
+
+def job_worker_pids(ctr):
+    return sorted(pid for pid, ppid, stat, args in ctr.processes()
+                  if args.startswith("python3 -u %s/job_worker.py" % SERVERS))
+
+
+def supervisord_running_a_job(containers, image, variant):
+    """tini-py --profile supervisord as PID 1, supervisord its child, and
+    the program's worker (pid `old`) 1 job in."""
+    conf = "%s/supervisord-%s.conf" % (SERVERS, variant)
+    ctr = run_server(containers, image, ["tini-py", "-v", "--profile", "supervisord"],
+                     ["supervisord", "-n", "-c", conf])
+    ctr.wait_for(lambda: [e for e in ctr.events() if e.endswith(" start 1")], timeout=30,
+                 what="the first job")
+    return ctr, conf, int(ctr.events()[0].split()[0])
+
+
+@pytest.mark.parametrize("variant, clean", [
+    pytest.param("tini-py", True, id="command-tini-py-g-QUIT-finishes-the-job"),
+    pytest.param("bare", False, id="control-bare-bash-leaves-the-old-worker"),
+])
+def test_supervisorctl_restart_of_a_bash_wrapped_worker(servers_image, containers, variant,
+                                                        clean):
+    """supervisord runs `bash -c 'worker; echo done'`; bash gets its stop
+    signal alone and dies of TERM without passing it on.  With tini-py -g QUIT
+    in command= (not PID 1: a subreaper), the worker gets QUIT, finishes the
+    job in flight, and nothing of the old program is left."""
+    ctr, conf, old = supervisord_running_a_job(containers, servers_image, variant)
+    started = time.monotonic()
+    restart = ctr.exec("supervisorctl", "-c", conf, "restart", "worker", timeout=60)
+    elapsed = time.monotonic() - started
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    ctr.wait_for(lambda: len([e for e in ctr.events() if e.endswith(" ready")]) == 2,
+                 timeout=15, what="the new worker")
+    pids = job_worker_pids(ctr)
+    events = ctr.events()
+    record("supervisorctl restart", variant=variant, seconds=round(elapsed, 2),
+           workers=pids, old=old, old_finished_its_job="%d done 1" % old in events)
+    if clean:
+        assert ["%d %s" % (old, e) for e in ("start 1", "quit", "done 1", "exit")] == \
+            [e for e in events if e.startswith("%d " % old) and e != "%d ready" % old], events
+        assert old not in pids and len(pids) == 1, pids
+        assert "done" in ctr.logs()  # bash went on to `echo done`
+    else:
+        # The seed incident: the old worker lives on beside the new one.
+        assert old in pids and len(pids) == 2, pids
+        assert "%d quit" % old not in events and "%d term" % old not in events
+
+
+@pytest.mark.parametrize("variant, finishes", [
+    pytest.param("tini-py", True, id="command-tini-py-g-QUIT-finishes-the-job"),
+    pytest.param("bare", False, id="control-bare-bash-loses-the-job"),
+])
+def test_supervisord_docker_stop_mid_job(servers_image, containers, variant, finishes):
+    """docker stop: supervisord stops its program with TERM and waits; with
+    tini-py -g QUIT in command= the job in flight finishes.  Without it, bash
+    dies and the orphaned worker is left to PID 1's drain, which cuts it."""
+    ctr, conf, old = supervisord_running_a_job(containers, servers_image, variant)
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    events = ctr.events()
+    record("supervisord docker stop", variant=variant, exit=code, seconds=round(elapsed, 2),
+           job_done="%d done 1" % old in events, events=events)
+    assert code == 0, ctr.logs()
+    assert said(ctr, "forwarding SIGTERM to the main child"), ctr.logs()
+    if finishes:
+        assert ["%d %s" % (old, e) for e in ("ready", "start 1", "quit", "done 1", "exit")] \
+            == events, events
+        assert elapsed < 3 + 5, elapsed
+    else:
+        assert "%d done 1" % old not in events, events

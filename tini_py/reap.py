@@ -7,11 +7,12 @@ descendants by walking the ppid links in /proc and signal each by pidfd
 (by pid right after an ancestry check where there are no pidfds).  A /proc
 that is not our pid namespace's, or none, leaves us the child's process group.
 """
-import errno
-import os
+import posix
 import _signal
 
 from tini_py import log
+
+ENOSYS, EPERM = 38, 1  # not the errno module: every import is paid at start-up
 
 
 def reap_children(on_status):
@@ -20,7 +21,7 @@ def reap_children(on_status):
     each, and for each child that stopped or continued (reported once)."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED | os.WCONTINUED)
+            pid, status = posix.waitpid(-1, posix.WNOHANG | posix.WUNTRACED | posix.WCONTINUED)
         except ChildProcessError:
             return
         if pid == 0:
@@ -29,15 +30,15 @@ def reap_children(on_status):
 
 
 def describe_status(status):
-    if os.WIFSIGNALED(status):
+    if posix.WIFSIGNALED(status):
         from tini_py.signals import signal_name
-        return "was killed by %s" % signal_name(os.WTERMSIG(status))
-    return "exited with status %d" % os.WEXITSTATUS(status)
+        return "was killed by %s" % signal_name(posix.WTERMSIG(status))
+    return "exited with status %d" % posix.WEXITSTATUS(status)
 
 
 def exit_code_of(status):
     """The shell's convention: the exit status, or 128+N for a death by signal N."""
-    code = os.waitstatus_to_exitcode(status)
+    code = posix.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
 
@@ -99,7 +100,7 @@ def _group_or_children_alive(group):
         return True
     try:
         # WNOWAIT: look without reaping; any answer but ECHILD means a child.
-        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        posix.waitid(posix.P_ALL, 0, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT)
         return True
     except ChildProcessError:
         return False
@@ -107,7 +108,7 @@ def _group_or_children_alive(group):
 
 def _kill_quietly(target, number):
     try:
-        os.kill(target, number)
+        posix.kill(target, number)
         return True
     except OSError:
         return False
@@ -129,7 +130,7 @@ def signal_descendant(pid, number):
             _kill_quietly(pid, number)
     finally:
         if pidfd is not None:
-            os.close(pidfd)
+            posix.close(pidfd)
 
 
 _GONE = object()
@@ -141,7 +142,7 @@ def _pin(pid):
     if not _pidfd_usable:
         return None
     try:
-        return os.pidfd_open(pid)
+        return posix.pidfd_open(pid)
     except ProcessLookupError:
         return _GONE
     except (OSError, AttributeError) as error:
@@ -166,7 +167,7 @@ def _pidfd_signal(pidfd, number):
 def _pidfd_missing(error):
     """ENOSYS: no such call (kernel < 5.3); EPERM: a seccomp filter denies it
     (Docker before 20.10)."""
-    return error.errno in (errno.ENOSYS, errno.EPERM)
+    return error.errno in (ENOSYS, EPERM)
 
 
 def _note_if_pidfd_missing(error):
@@ -215,12 +216,12 @@ def check_proc():
     Another namespace's /proc (`unshare --pid` without --mount-proc) would
     make strangers look like our children."""
     try:
-        seen_as = os.readlink("/proc/self")
+        seen_as = posix.readlink("/proc/self")
     except OSError as error:
         return "/proc is not a proc filesystem (/proc/self: %s)" % error.strerror
-    if seen_as != str(os.getpid()):
+    if seen_as != str(posix.getpid()):
         return ("/proc belongs to another pid namespace (it shows us as pid %s, "
-                "we are %d)" % (seen_as, os.getpid()))
+                "we are %d)" % (seen_as, posix.getpid()))
     nspid = read_nspid()
     if nspid is not None and len(nspid) != 1:
         return ("/proc belongs to an outer pid namespace (NSpid %s)"
@@ -245,7 +246,7 @@ def descendants(include_zombies=False):
     """Pids of every process below us in the ppid tree; OSError when /proc
     cannot be listed (not mounted, or no file descriptor left)."""
     parent_of, zombies, _ = read_process_table()
-    me = os.getpid()
+    me = posix.getpid()
     children_of = {}
     for pid, parent in parent_of.items():
         children_of.setdefault(parent, []).append(pid)
@@ -260,7 +261,7 @@ def descendants(include_zombies=False):
 
 
 def is_descendant(pid):
-    me = os.getpid()
+    me = posix.getpid()
     for _ in range(4096):
         parent = read_stat(pid)
         if parent is None:
@@ -276,7 +277,7 @@ def is_descendant(pid):
 def read_process_table():
     """({pid: ppid}, {zombie pids}, {pid: process group}) of every process."""
     parent_of, zombies, group_of = {}, set(), {}
-    for entry in os.listdir("/proc"):
+    for entry in posix.listdir("/proc"):
         if not entry.isdigit():
             continue
         stat = read_stat(int(entry))

@@ -6,7 +6,7 @@ not wake up at all.  What a received signal becomes, and who gets it, is
 decided in policy.py; this module only carries decisions out, keeps the
 timers (-t, --delay, --orphan-grace) and reaps.
 """
-import os
+import posix
 import _signal
 import time
 
@@ -73,7 +73,7 @@ class Supervisor:
         a drop, a held TERM -- has been handled, so the caller can arm or
         fire timers.
         """
-        plain, kill = self.plain, os.kill
+        plain, kill = self.plain, posix.kill
         try:
             while True:
                 number = wait_for_signal(None)
@@ -203,14 +203,14 @@ class Supervisor:
             return  # reaped: its pid and group id may already be another's
         if recipient == GROUP:
             try:
-                os.kill(-self.group, number)
+                posix.kill(-self.group, number)
                 return
             except ProcessLookupError:
                 # The child left its group (setpgid/setsid to another id):
                 # fall back to the child itself.
                 pass
         try:
-            os.kill(self.child, number)
+            posix.kill(self.child, number)
         except ProcessLookupError:
             pass
 
@@ -262,8 +262,8 @@ class Supervisor:
         after `bg`; checking that we are the foreground keeps it the shell's.
         """
         try:
-            if os.tcgetpgrp(0) == os.getpgrp():
-                os.tcsetpgrp(0, self.group)
+            if posix.tcgetpgrp(0) == posix.getpgrp():
+                posix.tcsetpgrp(0, self.group)
         except OSError:
             pass
 
@@ -274,8 +274,8 @@ class Supervisor:
         if not self.hands_terminal:
             return
         try:
-            if os.tcgetpgrp(0) == self.group:
-                os.tcsetpgrp(0, os.getpgrp())
+            if posix.tcgetpgrp(0) == self.group:
+                posix.tcsetpgrp(0, posix.getpgrp())
         except OSError:
             pass  # as PID 1 our group has no number in the namespace
 
@@ -293,7 +293,7 @@ class Supervisor:
         session outside it could continue it): then it is discarded.
         """
         log.info("main child stopped by %s; stopping the job too" % signal_name(number))
-        os.kill(0, number)  # our process group, ourselves included
+        posix.kill(0, number)  # our process group, ourselves included
         _signal.pthread_sigmask(_signal.SIG_UNBLOCK, (number,))
         # ... stopped here until the shell's SIGCONT (fg/bg), which stays pending.
         _signal.pthread_sigmask(_signal.SIG_BLOCK, (number,))
@@ -308,9 +308,9 @@ class Supervisor:
         reap_children(self.on_child_status)
 
     def on_child_status(self, pid, status):
-        if os.WIFSTOPPED(status) or os.WIFCONTINUED(status):
-            if pid == self.child and os.WIFSTOPPED(status):
-                self.on_child_stopped(os.WSTOPSIG(status))
+        if posix.WIFSTOPPED(status) or posix.WIFCONTINUED(status):
+            if pid == self.child and posix.WIFSTOPPED(status):
+                self.on_child_stopped(posix.WSTOPSIG(status))
             elif pid == self.child:
                 self.child_stopped = False
         elif pid == self.child:

@@ -26,6 +26,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Each makes a plain `python3` die before running any code of its own
+# ("Fatal Python error", exit 1); an isolated one ignores them.
+FATAL = {
+    "PYTHONHOME": "/nonexistent",
+    "PYTHONHASHSEED": "bogus",
+    "PYTHONMALLOC": "bogus",
+    "PYTHONUTF8": "bogus",
+    "PYTHONIOENCODING": "no-such-codec",
+    "PYTHONINTMAXSTRDIGITS": "1",
+}
 
 
 class Installed:

@@ -14,21 +14,11 @@ import textwrap
 import pytest
 
 from conftest import UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
-from installed import form_env, parent_of
+from installed import FATAL, form_env, parent_of
 
 EXIT = 7
 COMMAND = ["--", "sh", "-c", "exit %d" % EXIT]
 
-# Each makes a plain `python3` die before running any code of its own
-# ("Fatal Python error", exit 1).
-FATAL = {
-    "PYTHONHOME": "/nonexistent",
-    "PYTHONHASHSEED": "bogus",
-    "PYTHONMALLOC": "bogus",
-    "PYTHONUTF8": "bogus",
-    "PYTHONIOENCODING": "no-such-codec",
-    "PYTHONINTMAXSTRDIGITS": "1",
-}
 
 # A sitecustomize as tracing agents ship them: it starts a thread (whose
 # signal mask is its own) and leaves a mark.

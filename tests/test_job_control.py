@@ -248,6 +248,15 @@ def type_line_to_child(shell, job, text):
 
 # ------------------------------------------------------------------ Ctrl-Z, fg, bg
 
+
+def fg_then_ctrl_c(shell, job, child, line):
+    """`fg` gives the child the terminal: it reads a typed line, then Ctrl-C ends the job."""
+    shell.type("fg\n")
+    wait_foreground(shell, pgid_of(child), "after fg the child's group owns the terminal")
+    type_line_to_child(shell, job, line)
+    shell.type(CTRL_C)
+    assert shell.prompt() == 128 + signal.SIGINT
+
 def test_ctrl_z_stops_the_child_and_tini_py_and_gives_the_prompt_back(shell, tmp_path):
     job = Job(tmp_path)
     child, tini = start_job(shell, job)
@@ -293,11 +302,7 @@ def test_bg_runs_the_job_in_the_background_until_it_reads_the_terminal(shell, tm
     wait_state([child, tini], STOPPED, "a background read stops the child and tini-py")
     assert re.search(r"\[1\]\+\s+Stopped\s", shell.jobs()), shell.transcript()
 
-    shell.type("fg\n")
-    wait_foreground(shell, pgid_of(child), "after fg the child's group owns the terminal")
-    type_line_to_child(shell, job, "read-in-the-foreground")
-    shell.type(CTRL_C)
-    assert shell.prompt() == 128 + signal.SIGINT
+    fg_then_ctrl_c(shell, job, child, "read-in-the-foreground")
 
 
 def test_a_job_started_in_the_background_stops_when_it_reads_the_terminal(shell, tmp_path):
@@ -308,11 +313,7 @@ def test_a_job_started_in_the_background_stops_when_it_reads_the_terminal(shell,
     assert shell.foreground() == pgid_of(shell.pid)
     wait_state([child, tini], STOPPED, "reading the terminal stops the child and tini-py")
     assert re.search(r"\[1\]\+\s+Stopped\s", shell.jobs()), shell.transcript()
-    shell.type("fg\n")
-    wait_foreground(shell, pgid_of(child), "after fg the child's group owns the terminal")
-    type_line_to_child(shell, job, "typed-after-fg")
-    shell.type(CTRL_C)
-    assert shell.prompt() == 128 + signal.SIGINT
+    fg_then_ctrl_c(shell, job, child, "typed-after-fg")
 
 
 def test_ctrl_z_stops_a_whole_pipeline(shell, tmp_path):
@@ -326,11 +327,7 @@ def test_ctrl_z_stops_a_whole_pipeline(shell, tmp_path):
     cat = [pid for pid in descendants(shell.pid) if _cmdline(pid)[:1] == ["cat"]]
     assert len(cat) == 1 and pgid_of(cat[0]) == pgid_of(tini)
     ctrl_z(shell, [child, tini, cat[0]])
-    shell.type("fg\n")
-    wait_foreground(shell, pgid_of(child), "after fg the child's group owns the terminal")
-    type_line_to_child(shell, job, "typed-after-fg")
-    shell.type(CTRL_C)
-    assert shell.prompt() == 128 + signal.SIGINT
+    fg_then_ctrl_c(shell, job, child, "typed-after-fg")
 
 
 def test_ctrl_z_stops_a_job_whose_stdin_is_a_pipe(shell, tmp_path):

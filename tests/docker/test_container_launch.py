@@ -13,21 +13,13 @@ import uuid
 
 import pytest
 
-from installed import ExecEvents, signal_after_exec
+from installed import FATAL, ExecEvents, signal_after_exec
 
 from .conftest import LABEL
 
 TERM_EXIT = 143
 EXIT = 7
 SITE_PACKAGES = "/usr/lib/python3/dist-packages"  # the base image's python3 (Debian)
-FATAL = {
-    "PYTHONHOME": "/nonexistent",
-    "PYTHONHASHSEED": "bogus",
-    "PYTHONMALLOC": "bogus",
-    "PYTHONUTF8": "bogus",
-    "PYTHONIOENCODING": "no-such-codec",
-    "PYTHONINTMAXSTRDIGITS": "1",
-}
 SITECUSTOMIZE = """\
 import os, threading, time
 open("/out/sitecustomize.%d" % os.getpid(), "w").close()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import raw_env, read_signals, recorder
+from conftest import MODES, raw_env, read_signals, recorder, run_tini
 
 S = signal.Signals
 MARKER = signal.SIGURG
@@ -135,3 +135,17 @@ def test_stop_reaches_leftovers_outside_the_group_before_any_kill(tini, tmp_path
     assert proc.wait(20) == 143, proc.stderr  # setsid itself died of TERM
     assert read_signals(log) == [S.SIGTERM]
     assert time.monotonic() - started < 10, "waited for --orphan-grace"
+
+
+@pytest.mark.parametrize("argv,env,code", [
+    (["-g", "--", "sh", "-c", "exit 3"], {}, 3),
+    (["-s", "-e", "143", "-p", "SIGKILL", "--", "sh", "-c", "kill -TERM $$"], {}, 0),
+    (["--single-child", "sh", "-c", "exit 4"], {}, 4),
+    (["sh", "-c", "exit 5"], {"DUMB_INIT_SETSID": "0"}, 5),
+    (["-c", "--rewrite", "15:3", "sh", "-c", "exit 6"], {}, 6),
+], ids=["tini -g --", "tini -s -e 143 -p SIGKILL --", "dumb-init --single-child",
+        "DUMB_INIT_SETSID=0 dumb-init", "dumb-init -c --rewrite 15:3"])
+@pytest.mark.parametrize("mode", MODES)
+def test_the_peers_command_lines_run(mode, argv, env, code):
+    result = run_tini(argv, mode=mode, env=raw_env(**env))
+    assert (result.returncode, result.stderr) == (code, "")

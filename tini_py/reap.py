@@ -71,15 +71,17 @@ def signal_outside_group(number, is_pid1, group):
     """Send ``number`` to every process we own that is not in ``group`` --
     those a signal to the group did not reach.  Without /proc (or with one
     of another pid namespace), to everyone."""
-    try:
-        if proc_problem() is not None:
-            raise OSError(proc_problem())
-        parent_of, zombies, group_of = read_process_table()
-        pids = list(parent_of) if is_pid1 else descendants()
-    except OSError:
+    table = None
+    if proc_problem() is None:
+        try:
+            table = read_process_table()
+        except OSError:
+            pass
+    if table is None:
         signal_everyone(number, is_pid1, group)
         return
-    for pid in pids:
+    parent_of, zombies, group_of = table
+    for pid in (list(parent_of) if is_pid1 else tree_below_us(parent_of)):
         if pid == 1 or pid in zombies or group_of.get(pid) == group:
             continue
         if is_pid1:
@@ -246,18 +248,23 @@ def descendants(include_zombies=False):
     """Pids of every process below us in the ppid tree; OSError when /proc
     cannot be listed (not mounted, or no file descriptor left)."""
     parent_of, zombies, _ = read_process_table()
-    me = posix.getpid()
+    found = tree_below_us(parent_of)
+    if include_zombies:
+        return found
+    return [pid for pid in found if pid not in zombies]
+
+
+def tree_below_us(parent_of):
+    """Pids below us in the ppid links {pid: ppid} of a process table."""
     children_of = {}
     for pid, parent in parent_of.items():
         children_of.setdefault(parent, []).append(pid)
-    found, frontier = [], [me]
+    found, frontier = [], [posix.getpid()]
     while frontier:
         for child in children_of.get(frontier.pop(), ()):
             found.append(child)
             frontier.append(child)
-    if include_zombies:
-        return found
-    return [pid for pid in found if pid not in zombies]
+    return found
 
 
 def is_descendant(pid):

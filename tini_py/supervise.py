@@ -104,16 +104,12 @@ class Supervisor:
         if not others_alive(self.is_pid1, self.group):
             return
         graceful = self.config.graceful or SIGTERM
-        if self.stop is None:
-            log.info("main child is gone but processes remain; sending them %s"
-                     % signal_name(graceful))
-            signal_everyone(graceful, self.is_pid1, self.group)
-        elif self.stop.recipient == GROUP:
+        if self.stop is not None and self.stop.recipient == GROUP:
             log.info("main child is gone; sending %s to the processes outside its "
                      "group, which the stop did not reach" % signal_name(graceful))
             signal_outside_group(graceful, self.is_pid1, self.group)
         else:
-            log.info("main child is gone; sending %s to the processes it left"
+            log.info("main child is gone but processes remain; sending them %s"
                      % signal_name(graceful))
             signal_everyone(graceful, self.is_pid1, self.group)
         started = time.monotonic()

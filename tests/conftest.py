@@ -28,8 +28,7 @@ PROGS = Path(__file__).resolve().parent / "progs"
 TINI = [sys.executable, "-m", "tini_py"]
 # tini-py started isolated, as its installed command and zipapp run it;
 # `python -m tini_py` executes itself again like this (tini_py/isolation.py).
-ISOLATED_BOOT = ("import sys;sys.path+=sys.argv[1:2];"
-                 "from tini_py.__main__ import boot;boot()")
+ISOLATED_BOOT = "import sys;sys.path+=sys.argv[1:2];import tini_py;tini_py.boot()"
 TINI_ISOLATED = [sys.executable, "-I", "-S", "-c", ISOLATED_BOOT, str(REPO)]
 PY = sys.executable
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]

@@ -97,6 +97,14 @@ def installed_venv(tmp_path_factory):
     return Installed("venv", [str(script)], venv / "bin")
 
 
+def copied_command(installed_venv, prefix):
+    """The pip-installed command, copied to PREFIX/bin (without its package)."""
+    (prefix / "bin").mkdir(parents=True)
+    command = prefix / "bin" / "tini-py"
+    shutil.copy2(installed_venv.argv[0], command)
+    return command
+
+
 @pytest.fixture(scope="session")
 def installed_zipapp(tmp_path_factory, installed_venv):
     """tools/build_zipapp.py's archive, run by the same python3."""

@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from conftest import REPO, UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
-from installed import ExecEvents, form_env, parent_of, signal_after_exec
+from installed import ExecEvents, copied_command, form_env, parent_of, signal_after_exec
 
 REPO_TINI_M = ["-m", "tini_py"]
 TERM_EXIT = 128 + signal.SIGTERM
@@ -193,14 +193,6 @@ def test_conftest_starts_tini_py_isolated_as_tini_py_does():
 
 
 # ------------------------------------------ where the command finds tini_py
-
-def copied_command(installed_venv, prefix):
-    """The pip-installed command, copied to PREFIX/bin (without its package)."""
-    (prefix / "bin").mkdir(parents=True)
-    command = prefix / "bin" / "tini-py"
-    shutil.copy2(installed_venv.argv[0], command)
-    return command
-
 
 def run_command(argv, form):
     proc = start(argv + ["--", "sh", "-c", "exit 3"], form_env(form))

@@ -31,14 +31,6 @@ def main():
     posix._exit(run_init(config, child_mask, environment))
 
 
-def boot():
-    """`python3 -I -S -c BOOT ENTRY ARG...` (the zipapp's shebang, and
-    isolation.execute_isolated): ENTRY stands in for the script name."""
-    import sys
-    del sys.argv[0]
-    main()
-
-
 def isolate(inherited_mask):
     """Make sure this interpreter runs isolated; return the signal mask the
     command is to start with (see signals.mask_for_child)."""

@@ -19,7 +19,7 @@ from tini_py.signals import BLOCKED
 # `python3 -I -S -c BOOT ENTRY ARG...`: ENTRY is the sys.path entry holding
 # the tini_py package (a directory or the zipapp); it stands in for the
 # script name.  Also the zipapp's shebang line (tools/build_zipapp.py).
-BOOT = "import sys;sys.path+=sys.argv[1:2];from tini_py.__main__ import boot;boot()"
+BOOT = "import sys;sys.path+=sys.argv[1:2];import tini_py;tini_py.boot()"
 EXIT_CANNOT_START = 125
 # Not caught: a handler that returns from a real fault faults again.
 FAULTS = frozenset((_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGFPE, _signal.SIGILL,

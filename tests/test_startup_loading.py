@@ -1,0 +1,81 @@
+"""The modules every run needs are loaded from their bytecode, past the
+import system (tini_py.load_startup_modules) -- and only bytecode compiled
+from the sources as they are now.
+"""
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ISOLATED_BOOT
+from installed import copied_command, form_env
+from tini_py import STARTUP_MODULES
+
+EDIT_MARK = b"import posix\nposix.write(2, b'edited source ran\\n')\n"
+
+
+def imported_by_import_system(form):
+    """Names -X importtime lists for one run of the form."""
+    if form.name == "zipapp":
+        argv = [form.python, "-I", "-S", "-X", "importtime", "-c", ISOLATED_BOOT, form.argv[0]]
+    else:
+        argv = [form.python, "-I", "-S", "-X", "importtime", form.argv[0]]
+    result = subprocess.run(argv + ["--", "sh", "-c", "exit 3"], env=form_env(form),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3, result.stderr
+    return [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line]
+
+
+def test_each_form_loads_its_startup_modules_past_the_import_system(installed):
+    names = imported_by_import_system(installed)
+    assert "tini_py" in names
+    through_import = [name for name in names
+                      if name.rpartition(".")[2] in STARTUP_MODULES and name.startswith("tini_py.")]
+    assert through_import == []
+
+
+def copied_installation(installed_venv, prefix):
+    """bin/tini-py and lib/pythonX.Y/site-packages/tini_py (with the .pyc
+    pip compiled, their timestamps kept) under prefix."""
+    command = copied_command(installed_venv, prefix)
+    site = prefix / "lib" / ("python%d.%d" % sys.version_info[:2]) / "site-packages"
+    shutil.copytree(installed_venv.site_packages / "tini_py", site / "tini_py")
+    return command, site / "tini_py"
+
+
+def run(command, form, python_flags=()):
+    argv = [str(command)]
+    if python_flags:
+        argv = [form.python, "-I", "-S", *python_flags, str(command)]
+    result = subprocess.run(argv + ["--", "sh", "-c", "exit 3"], env=form_env(form),
+                            capture_output=True, timeout=30)
+    return result.returncode, result.stderr.decode()
+
+
+@pytest.mark.parametrize("module", ["supervise", "config"])
+def test_a_module_edited_after_it_was_compiled_runs_as_edited(installed_venv, tmp_path, module):
+    command, package = copied_installation(installed_venv, tmp_path)
+    assert run(command, installed_venv) == (3, "")
+    with open(package / (module + ".py"), "ab") as source:
+        source.write(EDIT_MARK)
+    assert run(command, installed_venv) == (3, "edited source ran\n")
+
+
+def test_hash_checked_bytecode_is_left_to_the_import_system(installed_venv, tmp_path):
+    """SOURCE_DATE_EPOCH makes compileall write hash-checked .pyc (Debian's
+    and reproducible builds): their header holds no timestamp to compare."""
+    command, package = copied_installation(installed_venv, tmp_path)
+    shutil.rmtree(package / "__pycache__")
+    subprocess.run([installed_venv.python, "-m", "compileall", "-q", "--invalidation-mode",
+                    "checked-hash", str(package)], check=True, timeout=60)
+    (package / "supervise.py").write_bytes((package / "supervise.py").read_bytes() + EDIT_MARK)
+    assert run(command, installed_venv) == (3, "edited source ran\n")
+
+
+@pytest.mark.parametrize("python_flags", [[], ["-B"], ["-O"]], ids=["plain", "B", "O"])
+def test_without_bytecode_it_runs_from_the_sources(installed_venv, tmp_path, python_flags):
+    command, package = copied_installation(installed_venv, tmp_path)
+    shutil.rmtree(package / "__pycache__")
+    assert run(command, installed_venv, python_flags) == (3, "")

@@ -5,6 +5,7 @@ Usage (as root; not part of the test suite, asserts nothing):
 
     python3 bench/run.py            # full run, ~8 minutes
     python3 bench/run.py --quick    # short run, ~2 minutes
+    python3 bench/run.py --parts startup,early --only tini,tini-py,zipapp
 
 Every init runs as real PID 1 of its own PID namespace:
 ``unshare --pid --fork --mount-proc INIT ... -- CHILD``.  The helpers in
@@ -29,6 +30,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PY = sys.executable
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+# What a run measures, in this order: the short timings first, on a quiet
+# machine (a storm leaves the kernel 30000 exited tasks to free).
+PARTS = ("startup", "early", "signals", "storm")
 
 
 def log(msg):
@@ -523,12 +527,20 @@ def main():
     ap.add_argument("--only", metavar="NAMES", help="comma list of inits to run (tini,dumb-init,"
                     "catatonit,floor,floor-venv,tini-py,zipapp,py-m; bare and bare-venv, "
                     "the interpreters' own start-up, come with the Python inits)")
-    ap.add_argument("--output", default=os.path.join(HERE, "results.md"))
+    ap.add_argument("--parts", default=",".join(PARTS), metavar="NAMES",
+                    help="comma list of what to measure (%s; default: all). A partial run "
+                    "writes no file unless --output is given" % ",".join(PARTS))
+    ap.add_argument("--output", default=None, help="default: bench/results.md (full runs)")
     ap.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)),
                     help="pin latency sessions (sender, init, child) to this CPU (default: the last)")
     ap.add_argument("--no-pin", dest="cpu", action="store_const", const=None,
                     help="do not pin latency sessions")
     cfg = ap.parse_args()
+    cfg.parts = set(cfg.parts.split(","))
+    if not cfg.parts <= set(PARTS):
+        ap.error("--parts: unknown %s" % ",".join(sorted(cfg.parts - set(PARTS))))
+    if cfg.output is None and cfg.parts == set(PARTS):
+        cfg.output = os.path.join(HERE, "results.md")
     if cfg.quick:
         cfg.samples, cfg.rounds, cfg.gap_us, cfg.idle = 250, 2, 100, 2.0
         cfg.startup_runs, cfg.storm, cfg.storm_reps, cfg.early_reps, cfg.soak = 20, 10000, 1, 3, 50000
@@ -580,10 +592,10 @@ def main():
                     bare_of[name], floor_of[name] = "bare-venv", "floor-venv"
             inits.append(py_m)
             py_names.append("py-m")
-        for bare in bares:
-            bare.startup_only = True
         else:
             log("tini-py is not runnable yet (%s): measuring the others only" % why)
+        for bare in bares:
+            bare.startup_only = True
         if cfg.only:
             keep = set(cfg.only.split(","))
             inits = [i for i in inits if i.name in keep]
@@ -594,9 +606,23 @@ def main():
         metrics = {k: {} for k in ("p50", "p99", "rss", "wakeups", "idle_cpu", "startup", "storm",
                                    "masked", "early1", "early5", "early20", "soak_counts", "soak_cpu",
                                    "soak_growth")}
+        base_ms = float("nan")
+        if "startup" in cfg.parts:
+            log("start-up: %d runs each" % cfg.startup_runs)
+            startup, base_ms = run_startup(inits + bares, cfg.startup_runs)
+            metrics["startup"].update(startup)
+
+        if "early" in cfg.parts:
+            log("early TERM: %d reps" % cfg.early_reps)
+            early, masked = run_early(inits, tool, (1, 5, 20), cfg.early_reps)
+            metrics["masked"].update(masked)
+            for n in names:
+                for d in (1, 5, 20):
+                    metrics["early%d" % d][n] = "%d/%d" % tuple(early[n][d])
+
         lat = {n: [] for n in names}
         per = {n: {"rss": [], "wakeups": [], "idle_cpu": []} for n in names}
-        for rnd in range(cfg.rounds):
+        for rnd in range(cfg.rounds if "signals" in cfg.parts else 0):
             order = inits[rnd % len(inits):] + inits[:rnd % len(inits)]
             for init in order:
                 first, last = rnd == 0, rnd == cfg.rounds - 1
@@ -614,30 +640,20 @@ def main():
                     metrics["soak_counts"][init.name] = "%d / %d" % (sk["received"], sk["sent"])
                     metrics["soak_growth"][init.name] = (sk["rss_after"] - sk["rss_before"]) / 1024
                     metrics["soak_cpu"][init.name] = sk["cpu_us_per_forward"]
-        for n in names:
+        for n in names if "signals" in cfg.parts else ():
             metrics["p50"][n] = pct(lat[n], 50) / 1000
             metrics["p99"][n] = pct(lat[n], 99) / 1000
             for k in ("rss", "wakeups", "idle_cpu"):
                 metrics[k][n] = statistics.median(per[n][k])
 
         storms = {n: [] for n in names}
-        for rep in range(cfg.storm_reps):
+        for rep in range(cfg.storm_reps if "storm" in cfg.parts else 0):
             for init in inits:
                 log("zombie storm %d/%d: %s" % (rep + 1, cfg.storm_reps, init.name))
                 storms[init.name].append(run_storm(init, tool, tmp, cfg.storm))
-        for n in names:
+        for n in names if "storm" in cfg.parts else ():
             metrics["storm"][n] = statistics.median(storms[n])
 
-        log("start-up: %d runs each" % cfg.startup_runs)
-        startup, base_ms = run_startup(inits + bares, cfg.startup_runs)
-        metrics["startup"].update(startup)
-
-        log("early TERM: %d reps" % cfg.early_reps)
-        early, masked = run_early(inits, tool, (1, 5, 20), cfg.early_reps)
-        metrics["masked"].update(masked)
-        for n in names:
-            for d in (1, 5, 20):
-                metrics["early%d" % d][n] = "%d/%d" % tuple(early[n][d])
 
         table, misses = build_table(names + [b.name for b in bares], metrics, py_names,
                                     floor_of, bare_of)
@@ -664,6 +680,8 @@ def main():
         print()
         if py_names:
             print("Goals missed: " + ("; ".join(misses) if misses else "none"))
+        if cfg.output is None:
+            return
         with open(cfg.output, "w") as f:
             f.write("# tini-py benchmark\n\n")
             f.write("\n".join(table) + "\n\n")

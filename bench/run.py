@@ -546,7 +546,7 @@ def main():
         cfg.startup_runs, cfg.storm, cfg.storm_reps, cfg.early_reps, cfg.soak = 20, 10000, 1, 3, 50000
     else:
         cfg.samples, cfg.rounds, cfg.gap_us, cfg.idle = 500, 10, 100, 5.0
-        cfg.startup_runs, cfg.storm, cfg.storm_reps, cfg.early_reps, cfg.soak = 100, 10000, 3, 10, 1000000
+        cfg.startup_runs, cfg.storm, cfg.storm_reps, cfg.early_reps, cfg.soak = 300, 10000, 3, 10, 1000000
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (unshare --pid)")
 

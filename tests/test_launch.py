@@ -139,7 +139,7 @@ def test_callers_mask_reaches_the_child_without_the_launcher(installed_venv, how
 
 
 # Python coerces a C locale by setting LC_CTYPE in its own environment
-# (PEP 538): no LANG here, so that must not reach the command either.
+# (PEP 538): run without LANG, that must not reach the command either.
 ODD_ENV = {
     "EMPTY": "", "EQUALS": "a=b==c", "NEWLINE": "one\ntwo",
     "NOT_UTF8": os.fsdecode(b"\xff\xfe\x80"),
@@ -147,16 +147,43 @@ ODD_ENV = {
 }
 
 
+@pytest.mark.parametrize("lang", [None, "C.UTF-8"], ids=["C-locale-coerced", "LANG"])
 @pytest.mark.parametrize("pid1", [True, False], ids=["pid1", "subreaper"])
-def test_child_environment_is_the_callers_byte_for_byte(installed, pid1):
+def test_child_environment_is_the_callers_byte_for_byte(installed, pid1, lang):
     env = form_env(installed, ODD_ENV)
     del env["LANG"]
+    if lang:
+        env["LANG"] = lang
     argv = (UNSHARE if pid1 else []) + installed.argv + ["--", "cat", "/proc/self/environ"]
     proc = start(argv, env)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     given = b"".join(b"%s=%s\0" % (os.fsencode(k), os.fsencode(v)) for k, v in env.items())
     assert out == given, "the command's environment differs:\n given %r\n got   %r" % (given, out)
+
+
+EXECVE_WITH_RAW_ENVIRONMENT = """if 1:
+    import ctypes, json, sys
+    argv, envp = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    def array(words):
+        return (ctypes.c_char_p * (len(words) + 1))(*[w.encode() for w in words], None)
+    ctypes.CDLL(None).execve(argv[0].encode(), array(argv), array(envp))
+    sys.exit(126)
+"""
+
+
+@pytest.mark.parametrize("lang", [[], ["LANG=C.UTF-8"]], ids=["C-locale-coerced", "LANG"])
+def test_a_repeated_or_nameless_variable_reaches_the_command_as_getenv_sees_it(installed,
+                                                                                lang):
+    """An environment only execve() can make: the first of a repeated name
+    counts (getenv() finds it; so do shells), a "=value" entry names nothing."""
+    import json
+    env = ["PATH=%s" % form_env(installed)["PATH"]] + lang + ["A=first", "A=second", "=x"]
+    argv = installed.argv + ["--", "cat", "/proc/self/environ"]
+    result = subprocess.run([sys.executable, "-c", EXECVE_WITH_RAW_ENVIRONMENT,
+                             json.dumps(argv), json.dumps(env)], capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(b"\0")[:-1] == [word.encode() for word in env[:-2]]
 
 
 def test_fallback_without_the_launcher_runs_isolated(installed):

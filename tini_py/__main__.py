@@ -19,7 +19,7 @@ def main():
     from tini_py.spawn import decoded, original_environment
 
     child_mask = isolate(inherited_mask)
-    environment = original_environment()
+    environment = original_environment(isolated=True)
     try:
         config = configure(sys.argv[1:], decoded(environment))
     except UsageError as error:

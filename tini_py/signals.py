@@ -30,14 +30,23 @@ LAUNCHER_MASK = BLOCKED - {SIGCHLD}
 STOP_SIGNALS = frozenset((_signal.SIGTERM, _signal.SIGINT, _signal.SIGQUIT))
 
 _ALIASES = ("SIGCLD", "SIGIOT", "SIGPOLL")
-_BY_NAME = {
-    name[3:]: number
-    for name, number in vars(_signal).items()
-    if name.startswith("SIG") and not name.startswith("SIG_")
-    and name not in _ALIASES and name not in ("SIGRTMIN", "SIGRTMAX")
-}
-_BY_NUMBER = {number: name for name, number in _BY_NAME.items()}
-_BY_NAME.update(CLD=_signal.SIGCHLD, IOT=_signal.SIGABRT, POLL=_signal.SIGIO)
+_names = None  # built at the first name: `tini-py -- cmd` needs none
+
+
+def _name_tables():
+    """({"TERM": 15, ...} with the aliases, {15: "TERM", ...})."""
+    global _names
+    if _names is None:
+        by_name = {
+            name[3:]: number
+            for name, number in vars(_signal).items()
+            if name.startswith("SIG") and not name.startswith("SIG_")
+            and name not in _ALIASES and name not in ("SIGRTMIN", "SIGRTMAX")
+        }
+        by_number = {number: name for name, number in by_name.items()}
+        by_name.update(CLD=_signal.SIGCHLD, IOT=_signal.SIGABRT, POLL=_signal.SIGIO)
+        _names = by_name, by_number
+    return _names
 
 
 def block_signals():
@@ -83,8 +92,9 @@ def wait_for_signal(timeout):
 
 def signal_name(number):
     """SIGTERM, SIGRTMIN+3, ... for log lines."""
-    if number in _BY_NUMBER:
-        return "SIG" + _BY_NUMBER[number]
+    by_number = _name_tables()[1]
+    if number in by_number:
+        return "SIG" + by_number[number]
     if number == RTMAX:
         return "SIGRTMAX"
     if RTMIN <= number < RTMAX:
@@ -94,6 +104,7 @@ def signal_name(number):
 
 def parse_signal(text, allow_zero=False):
     """QUIT, SIGQUIT, quit, 3, RTMIN+2, SIGRTMAX-1 -> number; ValueError if not."""
+    by_name, by_number = _name_tables()
     word = text.strip().upper()
     if word.startswith("SIG"):
         word = word[3:]
@@ -101,11 +112,11 @@ def parse_signal(text, allow_zero=False):
         number = int(word)
         if number == 0 and allow_zero:
             return 0
-        if number in _BY_NUMBER or RTMIN <= number <= RTMAX:
+        if number in by_number or RTMIN <= number <= RTMAX:
             return number
         raise ValueError("no such signal: %r" % text)
-    if word in _BY_NAME:
-        return _BY_NAME[word]
+    if word in by_name:
+        return by_name[word]
     number = _parse_realtime(word)
     if number is None:
         raise ValueError("no such signal: %r" % text)

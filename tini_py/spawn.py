@@ -95,13 +95,19 @@ def find_terminal():
 
 # -- the environment ------------------------------------------------------
 
-def original_environment():
+def original_environment(isolated=False):
     """The environment exactly as tini-py received it, {bytes: bytes}.
 
     Python may have changed its own environment before our first line ran
     (PEP 538 sets LC_CTYPE when the locale is C); the kernel keeps the
-    original in /proc/self/environ.
+    original in /proc/self/environ.  ``isolated``: no code but ours has run
+    in this interpreter, so without LC_CTYPE posix.environ is the original
+    (it keeps the first of a repeated name, as getenv() finds).
     """
+    if isolated and b"LC_CTYPE" not in posix.environ:
+        environment = dict(posix.environ)
+        environment.pop(b"", None)  # "=value": no name, no variable
+        return environment
     try:
         with open("/proc/self/environ", "rb") as source:
             entries = source.read().split(b"\0")

@@ -11,7 +11,7 @@ import _signal
 import time
 
 from tini_py import log
-from tini_py.policy import GROUP, route_of, route_signals
+from tini_py.policy import GROUP, route_of
 from tini_py.reap import (describe_status, others_alive, reap_children,
                           signal_everyone, signal_outside_group)
 from tini_py.signals import SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
@@ -38,11 +38,11 @@ class Supervisor:
         self.job_control = terminal is not None and not is_pid1
         # The child's group is handed the terminal only when it is its stdin.
         self.hands_terminal = terminal == 0
-        self.routes = route_signals(config)
-        # The hot path: received -> (signal, kill() target) for routes that
-        # need nothing but one kill().
-        self.plain = {received: (route.signal, self.recipient_pid(route.recipient))
-                      for received, route in self.routes.items() if route.plain}
+        # Each signal's route is decided at its first arrival (policy.route_of);
+        # one that needs nothing but one kill() then goes on the hot path:
+        # received -> (signal, kill() target).
+        self.routes = {}
+        self.plain = {}
         self.verbose = log.level >= log.INFO
         self.status = None          # the main child's wait status, once reaped
         self.stop = None            # the Route of the first stop forwarded
@@ -70,8 +70,8 @@ class Supervisor:
         per signal (every call on this path adds to the forwarding latency).
 
         Returns after anything that is not a plain route -- SIGCHLD, a stop,
-        a drop, a held TERM -- has been handled, so the caller can arm or
-        fire timers.
+        a drop, a held TERM, a signal's first arrival -- has been handled, so
+        the caller can arm or fire timers.
         """
         plain, kill = self.plain, posix.kill
         try:
@@ -158,9 +158,12 @@ class Supervisor:
     # -- signals ----------------------------------------------------------
 
     def route(self, received):
-        # Only a parent-death signal that cannot be blocked (-p KILL) is not
-        # in the table.
-        return self.routes.get(received) or route_of(self.config, received)
+        route = self.routes.get(received)
+        if route is None:
+            route = self.routes[received] = route_of(self.config, received)
+            if route.plain:
+                self.plain[received] = (route.signal, self.recipient_pid(route.recipient))
+        return route
 
     def forward(self, received):
         """Carry out the route of a received signal while the child runs."""

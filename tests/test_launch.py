@@ -194,6 +194,29 @@ def test_fallback_without_the_launcher_runs_isolated(installed):
     assert (proc.returncode, err) == (7, b"")
 
 
+def with_busybox_env(argv):
+    """argv in a mount namespace where /usr/bin/env is busybox's (Alpine's,
+    and busybox-based images'): no -S, no --block-signal."""
+    busybox = shutil.which("busybox")
+    assert busybox, "busybox is not installed (bash tests/run installs it)"
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /usr/bin/env && exec "$@"', busybox] + argv
+
+
+def test_busybox_env_refuses_the_launcher_line_and_the_fallback_runs(installed):
+    """What README's "Without GNU env" says: the launcher line fails at once,
+    with busybox's own complaint (nothing of tini-py has run), and
+    `python3 -I -S tini-py` runs the command."""
+    proc = start(with_busybox_env(installed.argv + ["--", "sh", "-c", "exit 7"]),
+                 form_env(installed))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode not in (0, 7) and b"env" in err, (proc.returncode, err)
+    proc = start(with_busybox_env(fallback_argv(installed) + ["--", "sh", "-c", "exit 7"]),
+                 form_env(installed))
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (7, b"")
+
+
 def test_only_one_thread_ever(installed):
     """tini-py runs no thread but its own: a signal for PID 1 cannot land
     anywhere else."""

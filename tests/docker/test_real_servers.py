@@ -285,6 +285,39 @@ def test_gunicorn_hup_reloads_mid_request(servers_image, containers, init, finis
         assert killed or not ctr.running, ctr.logs()
 
 
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "gunicorn"], True,
+                 id="profile-gunicorn-USR2-to-master"),
+    pytest.param(["tini-py", "-v", "--profile", "gunicorn", "--to-group", "USR2"], False,
+                 id="control-USR2-to-the-group-cuts"),
+])
+def test_gunicorn_usr2_starts_a_new_master_mid_request(servers_image, containers, init,
+                                                       finishes):
+    """USR2 is gunicorn's binary upgrade: the arbiter starts a new arbiter
+    beside itself.  Its workers leave USR2 at the default action."""
+    ctr, client = gunicorn_request(containers, servers_image, init)
+    master = main_pid(ctr)
+    ctr.kill("USR2")
+    client.wait()
+    completed = gunicorn_completed(client)
+    if finishes:
+        ctr.wait_for(lambda: ctr.logs().count("Starting gunicorn") == 2, timeout=20,
+                     what="a second arbiter")
+    else:
+        ctr.wait_for(lambda: "was terminated due to signal 12" in ctr.logs()
+                     or not ctr.running, timeout=15, what="workers killed by USR2")
+    killed = re.findall(r"Worker with pid \d+ was terminated due to signal 12\b", ctr.logs())
+    record("gunicorn USR2", init=init, completed=completed, workers_killed_by_usr2=len(killed),
+           arbiters_started=ctr.logs().count("Starting gunicorn"), client=client.describe())
+    if finishes:
+        assert ctr.running and main_pid(ctr) == master, ctr.logs()
+        assert completed, (client.describe(), ctr.logs())
+        assert not killed, ctr.logs()
+    else:
+        assert not completed, client.describe()
+        assert killed or not ctr.running, ctr.logs()
+
+
 def gunicorn_workers(ctr, master):
     workers = [row for row in ctr.processes() if row[1] == master]
     assert not [row for row in workers if row[2].startswith("T")], workers  # none stopped

@@ -13,9 +13,7 @@ def boot():
     isolation.execute_isolated): ENTRY stands in for the script name."""
     import sys
     del sys.argv[0]
-    load_startup_modules()
-    from tini_py.__main__ import main
-    main()
+    _run()
 
 
 def run_installed_command():
@@ -24,6 +22,10 @@ def run_installed_command():
     shadowed by whatever else is installed there."""
     import sys
     sys.path.append(sys.path.pop(0))
+    _run()
+
+
+def _run():
     load_startup_modules()
     from tini_py.__main__ import main
     main()
@@ -40,13 +42,15 @@ def load_startup_modules():
     """
     import sys
     read_code = _zip_reader() if hasattr(__loader__, "archive") else _cache_reader()
+    if read_code is None:
+        return
     package = sys.modules[__name__]
     new_module = type(sys)
     for name in STARTUP_MODULES:
         full_name = __name__ + "." + name
         if full_name in sys.modules:
             continue
-        code = read_code(full_name, name) if read_code else None
+        code = read_code(full_name, name)
         if code is None:
             return
         module = new_module(full_name)

@@ -115,6 +115,12 @@ def descendants(pid):
     return seen
 
 
+def importtime_names(stderr):
+    """Module names, in import order, from `python -X importtime`'s stderr."""
+    return [line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line]
+
+
 def stat_fields(pid):
     """Fields of /proc/PID/stat after the command name (state first), or None
     when pid is gone.  The name in parentheses may itself hold ')' and spaces."""

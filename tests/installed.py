@@ -196,12 +196,9 @@ class ExecEvents:
 
 
 def parent_of(pid):
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as source:
-            data = source.read()
-    except OSError:
-        return None
-    return int(data[data.rindex(b")") + 2:].split()[1])
+    from conftest import stat_fields  # conftest imports this module's fixtures
+    fields = stat_fields(pid)
+    return int(fields[1]) if fields else None
 
 
 def signal_after_exec(events, wanted, delay_ms, sig=signal.SIGTERM):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import importtime_names
+
 SCRIPT = Path(sys.executable).parent / "tini-py"
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="tini-py is not installed in this venv "
@@ -23,9 +25,7 @@ def imports_of(*args):
                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             timeout=30, env={k: v for k, v in os.environ.items()
                                              if not k.startswith(("TINI", "PYTHONPATH"))})
-    names = [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
-             if line.startswith("import time:") and "|" in line]
-    return result.returncode, names
+    return result.returncode, importtime_names(result.stderr)
 
 
 def test_installed_script_runs_the_command():

@@ -105,14 +105,19 @@ def go(tmp_path):
     return time.monotonic()
 
 
+def exit_main_child(proc, tmp_path, timeout=20):
+    """go(), then (tini-py's exit status, seconds from go to its exit)."""
+    start = go(tmp_path)
+    rc = proc.wait(timeout)
+    return rc, time.monotonic() - start
+
+
 def test_leftover_ignoring_term_is_killed_at_orphan_grace(tini, tmp_path):
     command, log, ready = leftover_command(tmp_path, 4, "--ignore", "TERM")
     proc = tini(["--orphan-grace", "1.0"] + command)
     fields = proc.wait_ready(ready)
     leftover = wait_host_pids(proc, [int(fields[0])])[0]
-    start = go(tmp_path)
-    rc = proc.wait(20)
-    elapsed = time.monotonic() - start
+    rc, elapsed = exit_main_child(proc, tmp_path)
     assert rc == 4, (rc, proc.stderr)
     assert 0.7 <= elapsed <= 8.0, "tini-py exited %.2fs after the main child; orphan-grace 1.0" % elapsed
     assert not alive(leftover)
@@ -128,9 +133,7 @@ def test_leftover_gets_graceful_signal_then_kill(tini, tmp_path, options, expect
     proc = tini(["--orphan-grace", "0.8"] + options + command)
     fields = proc.wait_ready(ready)
     leftover = wait_host_pids(proc, [int(fields[0])])[0]
-    start = go(tmp_path)
-    rc = proc.wait(20)
-    elapsed = time.monotonic() - start
+    rc, elapsed = exit_main_child(proc, tmp_path)
     assert rc == 6, (rc, proc.stderr)
     assert read_signals(log) == [expect], "the leftover should get the graceful signal once"
     assert 0.5 <= elapsed <= 8.0, elapsed
@@ -141,9 +144,7 @@ def test_leftover_handling_term_ends_orphan_grace_early(tini, tmp_path):
     command, log, ready = leftover_command(tmp_path, 0, "--exit-on", "TERM")
     proc = tini(["--orphan-grace", "30"] + command)
     proc.wait_ready(ready)
-    start = go(tmp_path)
-    rc = proc.wait(20)
-    elapsed = time.monotonic() - start
+    rc, elapsed = exit_main_child(proc, tmp_path)
     assert rc == 0, (rc, proc.stderr)
     assert read_signals(log) == [signal.SIGTERM]
     assert elapsed < 10.0, "tini-py waited %.1fs although the leftover exited at once" % elapsed
@@ -160,9 +161,7 @@ def test_daemonized_leftovers(tini, tmp_path, group, term):
                  "7", group, term, "3", str(tmp_path / "go")])
     proc.wait_ready(ready)
     leftovers = wait_host_pids(proc, read_pids(pidfile))
-    start = go(tmp_path)
-    rc = proc.wait(40)
-    elapsed = time.monotonic() - start
+    rc, elapsed = exit_main_child(proc, tmp_path, 40)
     assert rc == 7, (rc, proc.stderr)
     if term == "ignore":
         assert 0.7 <= elapsed <= 8.0, elapsed
@@ -179,10 +178,9 @@ def test_short_orphan_grace_kills_leftovers_quickly(tini, tmp_path, grace):
                  "0", "session", "ignore", "2", str(tmp_path / "go")])
     proc.wait_ready(ready)
     leftovers = wait_host_pids(proc, read_pids(pidfile))
-    start = go(tmp_path)
-    rc = proc.wait(20)
+    rc, elapsed = exit_main_child(proc, tmp_path)
     assert rc == 0, proc.stderr
-    assert time.monotonic() - start < 4.0, "orphan-grace %s took too long" % grace
+    assert elapsed < 4.0, "orphan-grace %s took too long" % grace
     survivors = [pid for pid in leftovers if alive(pid)]
     assert not survivors, "processes outlived tini-py: %r" % survivors
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ISOLATED_BOOT
+from conftest import ISOLATED_BOOT, importtime_names
 from installed import copied_command, form_env
 from tini_py import STARTUP_MODULES
 
@@ -24,8 +24,7 @@ def imported_by_import_system(form):
     result = subprocess.run(argv + ["--", "sh", "-c", "exit 3"], env=form_env(form),
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 3, result.stderr
-    return [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
-            if line.startswith("import time:") and "|" in line]
+    return importtime_names(result.stderr)
 
 
 def test_each_form_loads_its_startup_modules_past_the_import_system(installed):

@@ -43,6 +43,17 @@ def php_fpm_request(containers, image, init, server=PHP_FPM, seconds=REQUEST_SEC
     return ctr, client
 
 
+def stop_mid_request(scenario, ctr, client, completed, **facts):
+    """docker stop while client's request is in flight; records and returns
+    (seconds the stop took, exit status, completed(client))."""
+    elapsed, code = ctr.stop(STOP_TIMEOUT)
+    client.wait()
+    done = completed(client)
+    record(scenario, exit=code, seconds=round(elapsed, 2), completed=done,
+           client=client.describe(), **facts)
+    return elapsed, code, done
+
+
 def php_fpm_completed(ctr, client):
     return client.rc == 0 and b"done after" in client.body \
         and len(events_starting(ctr, "done")) == 1
@@ -57,11 +68,9 @@ def php_fpm_completed(ctr, client):
 ])
 def test_php_fpm_docker_stop_mid_request(servers_image, containers, init, server, finishes):
     ctr, client = php_fpm_request(containers, servers_image, init, server)
-    elapsed, code = ctr.stop(STOP_TIMEOUT)
-    client.wait()
-    completed = php_fpm_completed(ctr, client)
-    record("php-fpm docker stop", init=init, config=server[-1], exit=code,
-           seconds=round(elapsed, 2), completed=completed, client=client.describe())
+    elapsed, code, completed = stop_mid_request(
+        "php-fpm docker stop", ctr, client, lambda client: php_fpm_completed(ctr, client),
+        init=init, config=server[-1])
     # php-fpm exits 0 after TERM too: only the request tells a drain from a cut.
     assert code == 0, ctr.logs()
     if finishes:
@@ -129,11 +138,9 @@ def test_grace_kills_a_request_that_outlives_it(servers_image, containers, grace
     request of 8 s outlives -t 2, and tini-py's SIGKILL ends it at 2 s."""
     init = ["tini-py", "-v", "--profile", "php-fpm", *grace]
     ctr, client = php_fpm_request(containers, servers_image, init, seconds=8)
-    elapsed, code = ctr.stop(STOP_TIMEOUT)
-    client.wait()
-    completed = php_fpm_completed(ctr, client)
-    record("-t against php-fpm", init=init, exit=code, seconds=round(elapsed, 2),
-           completed=completed, client=client.describe())
+    elapsed, code, completed = stop_mid_request(
+        "-t against php-fpm", ctr, client, lambda client: php_fpm_completed(ctr, client),
+        init=init)
     if killed:
         assert code == 137, ctr.logs()
         assert 2 <= elapsed < 6, elapsed
@@ -169,11 +176,8 @@ def nginx_download_completed(client):
 ])
 def test_nginx_docker_stop_mid_download(servers_image, containers, init, finishes):
     ctr, client = nginx_download(containers, servers_image, init)
-    elapsed, code = ctr.stop(STOP_TIMEOUT)
-    client.wait()
-    completed = nginx_download_completed(client)
-    record("nginx docker stop", init=init, exit=code, seconds=round(elapsed, 2),
-           completed=completed, client=client.describe())
+    elapsed, code, completed = stop_mid_request("nginx docker stop", ctr, client,
+                                                nginx_download_completed, init=init)
     assert code == 0, ctr.logs()
     if finishes:
         assert completed, client.describe()
@@ -237,11 +241,8 @@ def gunicorn_completed(client):
 ])
 def test_gunicorn_docker_stop_mid_request(servers_image, containers, init, finishes):
     ctr, client = gunicorn_request(containers, servers_image, init)
-    elapsed, code = ctr.stop(STOP_TIMEOUT)
-    client.wait()
-    completed = gunicorn_completed(client)
-    record("gunicorn docker stop", init=init, exit=code, seconds=round(elapsed, 2),
-           completed=completed, client=client.describe())
+    elapsed, code, completed = stop_mid_request("gunicorn docker stop", ctr, client,
+                                                gunicorn_completed, init=init)
     assert code == 0, ctr.logs()
     if finishes:
         assert completed, (client.describe(), ctr.logs())
@@ -251,64 +252,55 @@ def test_gunicorn_docker_stop_mid_request(servers_image, containers, init, finis
         assert elapsed < 5, elapsed
 
 
-@pytest.mark.parametrize("init, finishes", [
-    pytest.param(["tini-py", "-v", "--profile", "gunicorn"], True, id="profile-gunicorn-HUP-to-master"),
-    pytest.param(["tini-py", "-v", "--profile", "gunicorn", "--to-group", "HUP"], False,
+def gunicorn_reloaded(ctr, master, workers):
+    """HUP: the arbiter says so and replaces both workers."""
+    ctr.wait_for_log("Hang up: Master", timeout=15)
+    ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
+                 and not set(children_of(ctr, master)) & set(workers),
+                 timeout=20, what="two new workers")
+
+
+def gunicorn_upgraded(ctr, master, workers):
+    """USR2, the binary upgrade: the arbiter starts a new arbiter beside itself."""
+    ctr.wait_for(lambda: ctr.logs().count("Starting gunicorn") == 2, timeout=20,
+                 what="a second arbiter")
+
+
+GUNICORN_MASTER_SIGNALS = {"HUP": (1, gunicorn_reloaded), "USR2": (12, gunicorn_upgraded)}
+
+
+@pytest.mark.parametrize("signal, init, finishes", [
+    pytest.param("HUP", ["tini-py", "-v", "--profile", "gunicorn"], True,
+                 id="profile-gunicorn-HUP-to-master"),
+    pytest.param("HUP", ["tini-py", "-v", "--profile", "gunicorn", "--to-group", "HUP"], False,
                  id="control-HUP-to-the-group-cuts"),
+    pytest.param("USR2", ["tini-py", "-v", "--profile", "gunicorn"], True,
+                 id="profile-gunicorn-USR2-to-master"),
+    pytest.param("USR2", ["tini-py", "-v", "--profile", "gunicorn", "--to-group", "USR2"], False,
+                 id="control-USR2-to-the-group-cuts"),
 ])
-def test_gunicorn_hup_reloads_mid_request(servers_image, containers, init, finishes):
+def test_gunicorn_master_signal_mid_request(servers_image, containers, signal, init, finishes):
+    """The workers leave HUP and USR2 at the default action: sent to the group,
+    they die of it mid-request (the arbiter sometimes with them: "reentrant
+    call"); sent to the arbiter alone, it reloads or upgrades, and the
+    request finishes."""
+    number, acted = GUNICORN_MASTER_SIGNALS[signal]
     ctr, client = gunicorn_request(containers, servers_image, init)
     master = main_pid(ctr)
     workers = children_of(ctr, master)
-    ctr.kill("HUP")
+    ctr.kill(signal)
     client.wait()
     completed = gunicorn_completed(client)
-    killed = []
+    dead_of_it = "was terminated due to signal %d" % number
     if finishes:
-        ctr.wait_for_log("Hang up: Master", timeout=15)
-        ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
-                     and not set(children_of(ctr, master)) & set(workers),
-                     timeout=20, what="two new workers")
+        acted(ctr, master, workers)
     else:
-        # The workers die of HUP; the arbiter sometimes with them ("reentrant call").
-        ctr.wait_for(lambda: "was terminated due to signal 1" in ctr.logs()
-                     or not ctr.running, timeout=15, what="workers killed by HUP")
-    killed = re.findall(r"Worker with pid \d+ was terminated due to signal 1\b", ctr.logs())
-    record("gunicorn HUP", init=init, completed=completed, workers_killed_by_hup=len(killed),
-           arbiter_alive=ctr.running, workers_before=workers, client=client.describe())
-    if finishes:
-        assert ctr.running and main_pid(ctr) == master, ctr.logs()
-        assert completed, (client.describe(), ctr.logs())
-        assert not killed, ctr.logs()
-    else:
-        assert not completed, client.describe()
-        assert killed or not ctr.running, ctr.logs()
-
-
-@pytest.mark.parametrize("init, finishes", [
-    pytest.param(["tini-py", "-v", "--profile", "gunicorn"], True,
-                 id="profile-gunicorn-USR2-to-master"),
-    pytest.param(["tini-py", "-v", "--profile", "gunicorn", "--to-group", "USR2"], False,
-                 id="control-USR2-to-the-group-cuts"),
-])
-def test_gunicorn_usr2_starts_a_new_master_mid_request(servers_image, containers, init,
-                                                       finishes):
-    """USR2 is gunicorn's binary upgrade: the arbiter starts a new arbiter
-    beside itself.  Its workers leave USR2 at the default action."""
-    ctr, client = gunicorn_request(containers, servers_image, init)
-    master = main_pid(ctr)
-    ctr.kill("USR2")
-    client.wait()
-    completed = gunicorn_completed(client)
-    if finishes:
-        ctr.wait_for(lambda: ctr.logs().count("Starting gunicorn") == 2, timeout=20,
-                     what="a second arbiter")
-    else:
-        ctr.wait_for(lambda: "was terminated due to signal 12" in ctr.logs()
-                     or not ctr.running, timeout=15, what="workers killed by USR2")
-    killed = re.findall(r"Worker with pid \d+ was terminated due to signal 12\b", ctr.logs())
-    record("gunicorn USR2", init=init, completed=completed, workers_killed_by_usr2=len(killed),
-           arbiters_started=ctr.logs().count("Starting gunicorn"), client=client.describe())
+        ctr.wait_for(lambda: dead_of_it in ctr.logs() or not ctr.running, timeout=15,
+                     what="workers killed by %s" % signal)
+    killed = re.findall(r"Worker with pid \d+ %s\b" % dead_of_it, ctr.logs())
+    record("gunicorn %s" % signal, init=init, completed=completed, workers_killed=len(killed),
+           arbiter_alive=ctr.running, arbiters_started=ctr.logs().count("Starting gunicorn"),
+           workers_before=workers, client=client.describe())
     if finishes:
         assert ctr.running and main_pid(ctr) == master, ctr.logs()
         assert completed, (client.describe(), ctr.logs())

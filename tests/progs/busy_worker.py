@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from progutil import catch_all_signals
+from progutil import catch_all_signals, write_atomic
 
 
 def main():
@@ -27,9 +27,7 @@ def main():
             os._exit(code)
 
     catch_all_signals(handler)
-    with open(ready + ".tmp", "w") as f:
-        f.write("%d\n" % os.getpid())
-    os.rename(ready + ".tmp", ready)
+    write_atomic(ready, "%d\n" % os.getpid())
 
     data = b"x" * 4096
     last_fork = time.monotonic()

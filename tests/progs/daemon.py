@@ -11,9 +11,8 @@ forever.  Writes their pids (this namespace) to PIDFILE, one per line, then
 import os
 import signal
 import sys
-import time
 
-from progutil import close_stdio_and_sleep
+from progutil import close_stdio_and_sleep, wait_for_file, write_atomic
 
 
 def main():
@@ -53,11 +52,9 @@ def main():
         pids.append(int(data))
     with open(pidfile, "w") as f:
         f.write("".join("%d\n" % p for p in pids))
-    with open(ready + ".tmp", "w") as f:
-        f.write("ready\n")
-    os.rename(ready + ".tmp", ready)
-    while gofile and not os.path.exists(gofile):
-        time.sleep(0.01)
+    write_atomic(ready, "ready\n")
+    if gofile:
+        wait_for_file(gofile)
     sys.exit(code)
 
 

@@ -23,13 +23,7 @@ import signal
 import sys
 import time
 
-from progutil import close_stdio_and_sleep
-
-
-def write_atomic(path, text):
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.rename(path + ".tmp", path)
+from progutil import close_stdio_and_sleep, wait_for_file, write_atomic
 
 
 def orphan(kind, hold_fd, body):
@@ -112,9 +106,7 @@ def main():
             os._exit(3)
     write_atomic(os.path.join(directory, "leftovers"), data.decode())
     write_atomic(os.path.join(directory, "ready"), "ready\n")
-    go = os.path.join(directory, "go")
-    while not os.path.exists(go):
-        time.sleep(0.02)
+    wait_for_file(os.path.join(directory, "go"))
     sys.exit(code)
 
 

@@ -14,9 +14,8 @@ members (they stay behind, in the group whose leader is gone).
 import os
 import signal
 import sys
-import time
 
-from progutil import catch_all_signals, close_stdio_and_sleep
+from progutil import catch_all_signals, close_stdio_and_sleep, wait_for_file, write_atomic
 
 
 def record_signals(path, exit_on_term):
@@ -48,12 +47,8 @@ def main():
         os.close(r)
         pids.append(pid)
     record_signals(os.path.join(directory, "leader.log"), False)
-    with open(os.path.join(directory, "ready.tmp"), "w") as f:
-        f.write(" ".join(map(str, pids)) + "\n")
-    os.rename(os.path.join(directory, "ready.tmp"), os.path.join(directory, "ready"))
-    go = os.path.join(directory, "go")
-    while not os.path.exists(go):
-        time.sleep(0.02)
+    write_atomic(os.path.join(directory, "ready"), " ".join(map(str, pids)) + "\n")
+    wait_for_file(os.path.join(directory, "go"))
     os._exit(code)
 
 

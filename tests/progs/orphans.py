@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from progutil import write_atomic
+
 
 def main():
     count = int(sys.argv[1])
@@ -57,9 +59,7 @@ def main():
     # EOF on the pipe: every grandchild has exited (or at least closed it).
     while os.read(read_end, 1):
         pass
-    with open(ready + ".tmp", "w") as f:
-        f.write("done\n")
-    os.rename(ready + ".tmp", ready)
+    write_atomic(ready, "done\n")
     while True:
         time.sleep(3600)
 

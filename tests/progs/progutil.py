@@ -26,3 +26,16 @@ def close_stdio_and_sleep():
             pass
     while True:
         time.sleep(3600)
+
+
+def write_atomic(path, text):
+    """Write path so that a reader sees all of text or no file (rename)."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
+def wait_for_file(path):
+    """Poll until path exists (the test's "go")."""
+    while not os.path.exists(path):
+        time.sleep(0.01)

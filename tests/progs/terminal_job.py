@@ -16,6 +16,8 @@ import os
 import signal
 import time
 
+from progutil import write_atomic
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -31,18 +33,13 @@ def main():
     if opts.term_exit is not None:
         signal.signal(signal.SIGTERM, lambda *_: os._exit(opts.term_exit))
 
-    tmp = opts.ready + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d %d\n" % (os.getpid(), os.getpgrp()))
-    os.rename(tmp, opts.ready)
+    write_atomic(opts.ready, "%d %d\n" % (os.getpid(), os.getpgrp()))
 
     count = 0
     while opts.read_after and not os.path.exists(opts.read_after):
         if opts.beat:
             count += 1
-            with open(opts.beat + ".tmp", "w") as f:
-                f.write("%d\n" % count)
-            os.rename(opts.beat + ".tmp", opts.beat)
+            write_atomic(opts.beat, "%d\n" % count)
         time.sleep(0.02)
 
     while True:

@@ -7,14 +7,19 @@ import signal
 import pytest
 
 from tini_py.config import UsageError, configure
-from tini_py.policy import CHILD, GROUP, route_signals
+from tini_py.policy import CHILD, GROUP, route_of
 from tini_py.signals import FORWARDED
 
 S = signal.Signals
 
 
+def route_table(config):
+    """{received signal: Route} for every forwarded signal."""
+    return {received: route_of(config, received) for received in FORWARDED}
+
+
 def routes(argv, env=None):
-    return route_signals(configure(list(argv) + ["cmd"], env or {}))
+    return route_table(configure(list(argv) + ["cmd"], env or {}))
 
 
 def decision(argv, received, env=None):
@@ -159,7 +164,7 @@ def test_a_word_that_looks_like_a_signal_after_dash_g_is_a_usage_error(word):
 def test_tini_full_command_line():
     config = configure(["-s", "-e", "143", "-p", "SIGKILL", "--", "cmd"], {})
     assert (config.command, config.remap_exit, config.pdeathsig) == (["cmd"], {143}, S.SIGKILL)
-    assert set(route.recipient for route in route_signals(config).values()) == {GROUP}
+    assert set(route.recipient for route in route_table(config).values()) == {GROUP}
 
 
 def test_tini_kill_process_group_variable():

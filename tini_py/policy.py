@@ -9,7 +9,7 @@ rule from a Config alone.
 
     received --rewrites--> signal --recipients--> group | child
 """
-from tini_py.signals import FORWARDED, SIGTERM, STOP_SIGNALS, signal_name
+from tini_py.signals import SIGTERM, STOP_SIGNALS, signal_name
 import _signal
 
 GROUP = "group"   # the child's process group: what rescues a wrapper that does not forward
@@ -41,12 +41,8 @@ class Route:
                                        "".join(" " + flag for flag in flags))
 
 
-def route_signals(config):
-    """{received signal: Route} for every forwarded signal."""
-    return {received: route_of(config, received) for received in FORWARDED}
-
-
 def route_of(config, received):
+    """The Route of one received signal (the supervisor asks at its first arrival)."""
     target = config.rewrites.get(received, received)
     recipient = config.recipients.get(target, config.default_recipient)
     # The stop: a received TERM (whatever it became), or a signal that

@@ -18,9 +18,10 @@ NO_ENV = {"TINI_PY_GRACEFUL": ""}
 PHP_FPM = ["php-fpm8.2", "-F", "-y", SERVERS + "/php-fpm.conf"]
 PHP_FPM_TIMEOUT_0 = ["php-fpm8.2", "-F", "-y", SERVERS + "/php-fpm-debian-timeout.conf"]
 # nginx reads its config from /tmp so that a test can change it and reload.
-NGINX = ["sh", "-c", "mkdir -p /tmp/www && head -c 1200000 /dev/zero > /tmp/www/big"
-         " && cp %s/nginx.conf /tmp/nginx.conf && exec nginx -c /tmp/nginx.conf" % SERVERS]
-NGINX_BYTES = 1200000
+BIG_BYTES = 1200000  # /tmp/www/big: nginx and apache2 send it at 400 KB/s
+NGINX = ["sh", "-c", "mkdir -p /tmp/www && head -c %d /dev/zero > /tmp/www/big"
+         " && cp %s/nginx.conf /tmp/nginx.conf && exec nginx -c /tmp/nginx.conf"
+         % (BIG_BYTES, SERVERS)]
 GUNICORN = ["gunicorn", "--chdir", SERVERS, "--workers", "2", "--bind", "127.0.0.1:8000",
             "--graceful-timeout", "30", "--log-level", "info", "gunicorn_app:app"]
 # apache2 as Debian's apache2ctl starts it (envvars sourced, its run and lock
@@ -28,9 +29,10 @@ GUNICORN = ["gunicorn", "--chdir", SERVERS, "--workers", "2", "--bind", "127.0.0
 # The config is read from /tmp so that a test can change it and reload.
 APACHE = ["sh", "-c", ". /etc/apache2/envvars"
           " && mkdir -p /tmp/www $APACHE_RUN_DIR $APACHE_LOCK_DIR"
+          " && head -c %d /dev/zero > /tmp/www/big"
           " && echo 'config 1' > /tmp/www/version-1 && echo 'config 2' > /tmp/www/version-2"
           " && cp %s/apache2.conf /tmp/apache2.conf"
-          " && exec apache2 -DFOREGROUND -f /tmp/apache2.conf" % SERVERS]
+          " && exec apache2 -DFOREGROUND -f /tmp/apache2.conf" % (BIG_BYTES, SERVERS)]
 # haproxy in master-worker mode (-W), in the foreground (-db).
 HAPROXY = ["sh", "-c", "cp %s/haproxy.cfg /tmp/haproxy.cfg"
            " && exec haproxy -W -db -f /tmp/haproxy.cfg" % SERVERS]
@@ -100,6 +102,19 @@ def http_get(containers, server, image, url):
     return _sidecar(containers, server, image,
                     "curl -sS --max-time 90 -o /out/body -w '%%{http_code} %%{size_download}' "
                     "'%s' > /out/result 2> /out/stderr" % url)
+
+
+def http_download(containers, server, image, url, under_way=100000):
+    """http_get, sent, and under way: once `under_way` bytes have arrived."""
+    client = http_get(containers, server, image, url).go()
+    body = client.ctr.out / "body"
+    client.ctr.wait_for(lambda: body.exists() and body.stat().st_size >= under_way,
+                        timeout=30, what="the download to be under way")
+    return client
+
+
+def download_completed(client):
+    return client.rc == 0 and client.result == "200 %d" % BIG_BYTES
 
 
 def fastcgi_get(containers, server, image, script, query):

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, NGINX_BYTES, PHP_FPM,
-                           PHP_FPM_TIMEOUT_0, SERVERS, children_of, events_starting, fastcgi_get,
-                           http_get, record, run_server, said, wait_for_events,
-                           wait_for_log_count, wsgi_backend)
+from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, PHP_FPM, PHP_FPM_TIMEOUT_0,
+                           SERVERS, children_of, download_completed, events_starting,
+                           fastcgi_get, http_download, http_get, record, run_server, said,
+                           wait_for_events, wait_for_log_count, wsgi_backend)
 
 REQUEST_SECONDS = 4
 STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
@@ -178,16 +178,7 @@ def nginx_download(containers, image, init):
     """nginx under init, with a rate-limited download of /big in flight."""
     ctr = run_server(containers, image, init, NGINX)
     wait_for_log_count(ctr, "start worker process ", 2)
-    client = http_get(containers, ctr, image, "http://127.0.0.1:8080/big")
-    client.go()
-    body = client.ctr.out / "body"
-    client.ctr.wait_for(lambda: body.exists() and body.stat().st_size >= 100000,
-                        timeout=30, what="the download to be under way")
-    return ctr, client
-
-
-def nginx_download_completed(client):
-    return client.rc == 0 and client.result == "200 %d" % NGINX_BYTES
+    return ctr, http_download(containers, ctr, image, "http://127.0.0.1:8080/big")
 
 
 @pytest.mark.parametrize("init, finishes", [
@@ -197,7 +188,7 @@ def nginx_download_completed(client):
 def test_nginx_docker_stop_mid_download(servers_image, containers, init, finishes):
     ctr, client = nginx_download(containers, servers_image, init)
     elapsed, code, completed = stop_mid_request("nginx docker stop", ctr, client,
-                                                nginx_download_completed, init=init)
+                                                download_completed, init=init)
     assert code == 0, ctr.logs()
     if finishes:
         assert completed, client.describe()
@@ -226,7 +217,7 @@ def test_nginx_hup_reloads_mid_download(servers_image, containers, init, reloads
     time.sleep(0.5)
     served = ctr.exec("curl", "-sS", "http://127.0.0.1:8080/version").stdout.strip()
     after = children_of(ctr, master)
-    completed = nginx_download_completed(client)
+    completed = download_completed(client)
     record("nginx HUP", init=init, completed=completed, served=served,
            workers_before=workers, workers_after=after, client=client.describe())
     assert completed, client.describe()
@@ -434,6 +425,25 @@ def test_apache_hup_mid_request(servers_image, containers, init, finishes):
         assert completed, (client.describe(), ctr.logs())
     else:
         assert not completed, client.describe()
+
+
+def test_apache_children_survive_usr1_to_the_group(servers_image, containers):
+    """mpm_event's children leave USR1 to the master: sent to the whole group,
+    it does not cut a static download.  What dies of it is a CGI script
+    running in the group (control-USR1-to-the-group-cuts above)."""
+    init = ["tini-py", "-v", "--profile", "apache", "--to-group", "USR1"]
+    ctr = run_server(containers, servers_image, init, APACHE)
+    apache_ready(containers, servers_image, ctr)
+    client = http_download(containers, ctr, servers_image, "http://127.0.0.1:8000/big")
+    ctr.kill("HUP")
+    client.wait()
+    wait_for_log_count(ctr, "resuming normal operations", 2, timeout=20)
+    completed = download_completed(client)
+    record("apache USR1 to the group, download", init=init, completed=completed,
+           client=client.describe())
+    assert said(ctr, "forwarding SIGUSR1 to process group"), ctr.logs()
+    assert "Doing graceful restart" in ctr.logs(), ctr.logs()
+    assert completed, client.describe()
 
 
 # ----------------------------------------------------------------- haproxy

@@ -21,7 +21,11 @@ PROFILES = {
     "unicorn": {S.SIGTERM: S.SIGQUIT, S.SIGHUP: S.SIGHUP},
     "gunicorn": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP},
     "celery": {S.SIGTERM: S.SIGTERM},
+    "apache": {S.SIGTERM: S.SIGWINCH, S.SIGHUP: S.SIGUSR1},
+    "haproxy": {S.SIGTERM: S.SIGUSR1, S.SIGHUP: S.SIGUSR2},
 }
+# Checked against the real server by tests/docker/test_real_servers.py.
+VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy"}
 
 
 def check_mapping(proc, log, sent, expected):
@@ -65,6 +69,10 @@ def test_list_profiles():
     for name in PROFILES:
         assert name in result.stdout
     assert result.stderr == ""
+    unverified = {line.split()[0] for line in result.stdout.splitlines()[1:]
+                  if line.endswith(" [unverified]")}
+    listed = {line.split()[0] for line in result.stdout.splitlines()[1:]}
+    assert listed - unverified == VERIFIED
 
 
 @pytest.mark.parametrize("sig", ["USR1", "TERM"])

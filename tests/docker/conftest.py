@@ -58,8 +58,8 @@ SERVERS_RECIPE = {
     "suite": "bookworm",
     "variant": "minbase",
     "include": ["python3", "procps", "php8.2-fpm", "nginx-light", "supervisor",
-                "python3-gunicorn", "gunicorn", "python3-celery", "celery", "curl", "libfcgi-bin",
-                "tini"],
+                "python3-gunicorn", "gunicorn", "python3-celery", "celery", "apache2", "haproxy",
+                "curl", "libfcgi-bin", "tini"],
 }
 SERVERS_REPO = "tini-py-servers-base"
 SERVERS_IMAGE = "tini-py-servers:test"

@@ -18,11 +18,24 @@ NO_ENV = {"TINI_PY_GRACEFUL": ""}
 PHP_FPM = ["php-fpm8.2", "-F", "-y", SERVERS + "/php-fpm.conf"]
 PHP_FPM_TIMEOUT_0 = ["php-fpm8.2", "-F", "-y", SERVERS + "/php-fpm-debian-timeout.conf"]
 # nginx reads its config from /tmp so that a test can change it and reload.
-NGINX = ["sh", "-c", "mkdir -p /tmp/www && head -c 1200000 /dev/zero > /tmp/www/big"
-         " && cp %s/nginx.conf /tmp/nginx.conf && exec nginx -c /tmp/nginx.conf" % SERVERS]
-NGINX_BYTES = 1200000
+BIG_BYTES = 1200000  # /tmp/www/big: nginx and apache2 send it at 400 KB/s
+NGINX = ["sh", "-c", "mkdir -p /tmp/www && head -c %d /dev/zero > /tmp/www/big"
+         " && cp %s/nginx.conf /tmp/nginx.conf && exec nginx -c /tmp/nginx.conf"
+         % (BIG_BYTES, SERVERS)]
 GUNICORN = ["gunicorn", "--chdir", SERVERS, "--workers", "2", "--bind", "127.0.0.1:8000",
             "--graceful-timeout", "30", "--log-level", "info", "gunicorn_app:app"]
+# apache2 as Debian's apache2ctl starts it (envvars sourced, its run and lock
+# directories made), then exec: no shell is left between tini-py and apache2.
+# The config is read from /tmp so that a test can change it and reload.
+APACHE = ["sh", "-c", ". /etc/apache2/envvars"
+          " && mkdir -p /tmp/www $APACHE_RUN_DIR $APACHE_LOCK_DIR"
+          " && head -c %d /dev/zero > /tmp/www/big"
+          " && echo 'config 1' > /tmp/www/version-1 && echo 'config 2' > /tmp/www/version-2"
+          " && cp %s/apache2.conf /tmp/apache2.conf"
+          " && exec apache2 -DFOREGROUND -f /tmp/apache2.conf" % (BIG_BYTES, SERVERS)]
+# haproxy in master-worker mode (-W), in the foreground (-db).
+HAPROXY = ["sh", "-c", "cp %s/haproxy.cfg /tmp/haproxy.cfg"
+           " && exec haproxy -W -db -f /tmp/haproxy.cfg" % SERVERS]
 CELERY = ["celery", "--workdir", SERVERS, "-A", "celery_app", "worker", "--pool", "prefork",
           "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
           "--without-heartbeat"]
@@ -77,8 +90,8 @@ class Client:
             err.read_text()[-300:] if err.exists() else None)
 
 
-def _sidecar(containers, server, image, script):
-    wait_for_go = "while [ ! -e /out/go ]; do sleep 0.02; done; "
+def _sidecar(containers, server, image, script, go=True):
+    wait_for_go = "while [ ! -e /out/go ]; do sleep 0.02; done; " if go else ""
     sidecar = containers(image, "sh", "-c", wait_for_go + script + "; echo $? > /out/rc",
                          entrypoint="", network="container:" + server.id)
     return Client(sidecar)
@@ -91,12 +104,37 @@ def http_get(containers, server, image, url):
                     "'%s' > /out/result 2> /out/stderr" % url)
 
 
+def http_download(containers, server, image, url, under_way=100000):
+    """http_get, sent, and under way: once `under_way` bytes have arrived."""
+    client = http_get(containers, server, image, url).go()
+    body = client.ctr.out / "body"
+    client.ctr.wait_for(lambda: body.exists() and body.stat().st_size >= under_way,
+                        timeout=30, what="the download to be under way")
+    return client
+
+
+def download_completed(client):
+    return client.rc == 0 and client.result == "200 %d" % BIG_BYTES
+
+
 def fastcgi_get(containers, server, image, script, query):
     """A FastCGI GET to php-fpm on 127.0.0.1:9000 by cgi-fcgi from a sidecar."""
     return _sidecar(containers, server, image,
                     "SCRIPT_FILENAME=%s SCRIPT_NAME=/x.php REQUEST_METHOD=GET QUERY_STRING='%s'"
                     " cgi-fcgi -bind -connect 127.0.0.1:9000 > /out/body 2> /out/stderr"
                     % (script, query))
+
+
+def wsgi_backend(containers, server, image, port=8001):
+    """A slow backend for a proxy: gunicorn_app.py (/slow?s=N) served by
+    wsgiref on 127.0.0.1:PORT from a sidecar sharing server's loopback, at
+    once (no go()).  Returns the sidecar container: its /out/events gets
+    the requests' "start"/"done", its log "backend ready"."""
+    serve = ("import sys; sys.path.insert(0, %r); import gunicorn_app; "
+             "from wsgiref.simple_server import make_server; "
+             "httpd = make_server('127.0.0.1', %d, gunicorn_app.app); "
+             "print('backend ready', flush=True); httpd.serve_forever()" % (SERVERS, port))
+    return _sidecar(containers, server, image, 'python3 -u -c "%s"' % serve, go=False).ctr
 
 
 def events_starting(ctr, prefix):

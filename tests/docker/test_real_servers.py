@@ -18,9 +18,10 @@ import time
 
 import pytest
 
-from .servers_util import (CELERY, GUNICORN, NGINX, NGINX_BYTES, PHP_FPM, PHP_FPM_TIMEOUT_0,
-                           SERVERS, children_of, events_starting, fastcgi_get, http_get,
-                           record, run_server, said, wait_for_events, wait_for_log_count)
+from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, PHP_FPM, PHP_FPM_TIMEOUT_0,
+                           SERVERS, children_of, download_completed, events_starting,
+                           fastcgi_get, http_download, http_get, record, run_server, said,
+                           wait_for_events, wait_for_log_count, wsgi_backend)
 
 REQUEST_SECONDS = 4
 STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
@@ -29,6 +30,25 @@ STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
 def main_pid(ctr):
     """The init's child: the server's master process."""
     return children_of(ctr, 1)[0]
+
+
+def slow_request(containers, image, init, server, ready):
+    """server under init, with GET /slow?s=REQUEST_SECONDS on 127.0.0.1:8000
+    in flight from a sidecar.  ready(containers, image, ctr) waits until the
+    server serves and returns the container whose /out/events the request
+    writes "start PID" and "done PID" to."""
+    ctr = run_server(containers, image, init, server)
+    events = ready(containers, image, ctr)
+    client = http_get(containers, ctr, image,
+                      "http://127.0.0.1:8000/slow?s=%d" % REQUEST_SECONDS)
+    client.go()
+    wait_for_events(events, "start")
+    return ctr, client
+
+
+def slow_request_completed(client):
+    """The whole answer of gunicorn_app.py or slow.cgi: not an error page."""
+    return client.rc == 0 and client.body.startswith(b"done after")
 
 
 # ----------------------------------------------------------------- php-fpm
@@ -158,16 +178,7 @@ def nginx_download(containers, image, init):
     """nginx under init, with a rate-limited download of /big in flight."""
     ctr = run_server(containers, image, init, NGINX)
     wait_for_log_count(ctr, "start worker process ", 2)
-    client = http_get(containers, ctr, image, "http://127.0.0.1:8080/big")
-    client.go()
-    body = client.ctr.out / "body"
-    client.ctr.wait_for(lambda: body.exists() and body.stat().st_size >= 100000,
-                        timeout=30, what="the download to be under way")
-    return ctr, client
-
-
-def nginx_download_completed(client):
-    return client.rc == 0 and client.result == "200 %d" % NGINX_BYTES
+    return ctr, http_download(containers, ctr, image, "http://127.0.0.1:8080/big")
 
 
 @pytest.mark.parametrize("init, finishes", [
@@ -177,7 +188,7 @@ def nginx_download_completed(client):
 def test_nginx_docker_stop_mid_download(servers_image, containers, init, finishes):
     ctr, client = nginx_download(containers, servers_image, init)
     elapsed, code, completed = stop_mid_request("nginx docker stop", ctr, client,
-                                                nginx_download_completed, init=init)
+                                                download_completed, init=init)
     assert code == 0, ctr.logs()
     if finishes:
         assert completed, client.describe()
@@ -206,7 +217,7 @@ def test_nginx_hup_reloads_mid_download(servers_image, containers, init, reloads
     time.sleep(0.5)
     served = ctr.exec("curl", "-sS", "http://127.0.0.1:8080/version").stdout.strip()
     after = children_of(ctr, master)
-    completed = nginx_download_completed(client)
+    completed = download_completed(client)
     record("nginx HUP", init=init, completed=completed, served=served,
            workers_before=workers, workers_after=after, client=client.describe())
     assert completed, client.describe()
@@ -221,18 +232,13 @@ def test_nginx_hup_reloads_mid_download(servers_image, containers, init, reloads
 
 # ---------------------------------------------------------------- gunicorn
 
-def gunicorn_request(containers, image, init):
-    ctr = run_server(containers, image, init, GUNICORN)
+def gunicorn_ready(containers, image, ctr):
     wait_for_log_count(ctr, "Booting worker with pid", 2)
-    client = http_get(containers, ctr, image,
-                      "http://127.0.0.1:8000/slow?s=%d" % REQUEST_SECONDS)
-    client.go()
-    wait_for_events(ctr, "start")
-    return ctr, client
+    return ctr
 
 
-def gunicorn_completed(client):
-    return client.rc == 0 and client.body.startswith(b"done after")
+def gunicorn_request(containers, image, init):
+    return slow_request(containers, image, init, GUNICORN, gunicorn_ready)
 
 
 @pytest.mark.parametrize("init, finishes", [
@@ -242,7 +248,7 @@ def gunicorn_completed(client):
 def test_gunicorn_docker_stop_mid_request(servers_image, containers, init, finishes):
     ctr, client = gunicorn_request(containers, servers_image, init)
     elapsed, code, completed = stop_mid_request("gunicorn docker stop", ctr, client,
-                                                gunicorn_completed, init=init)
+                                                slow_request_completed, init=init)
     assert code == 0, ctr.logs()
     if finishes:
         assert completed, (client.describe(), ctr.logs())
@@ -290,7 +296,7 @@ def test_gunicorn_master_signal_mid_request(servers_image, containers, signal, i
     workers = children_of(ctr, master)
     ctr.kill(signal)
     client.wait()
-    completed = gunicorn_completed(client)
+    completed = slow_request_completed(client)
     dead_of_it = "was terminated due to signal %d" % number
     if finishes:
         acted(ctr, master, workers)
@@ -339,6 +345,190 @@ def test_gunicorn_ttin_and_ttou_add_and_remove_one_worker(servers_image, contain
     record("gunicorn TTIN/TTOU", init=init, workers=counts)
     assert counts == ([2, 3, 2] if forwarded else [2, 2, 2]), ctr.logs()
     assert ctr.logs().count("Booting worker with pid") == (3 if forwarded else 2)
+
+
+# ------------------------------------------------------------------ apache
+
+def apache_ready(containers, image, ctr):
+    ctr.wait_for_log("resuming normal operations")
+    return ctr
+
+
+def apache_request(containers, image, init):
+    """apache2 (Debian's modules, mpm_event) under init, with a slow.cgi
+    request (mod_cgid) in flight."""
+    return slow_request(containers, image, init, APACHE, apache_ready)
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "apache"], True, id="profile-apache-finishes"),
+    # apache's children leave WINCH alone: the group may have it too.
+    pytest.param(["tini-py", "-v", "--profile", "apache", "--to-group", "WINCH"], True,
+                 id="WINCH-to-the-group-also-finishes"),
+    pytest.param(["tini-py", "-v"], False, id="control-plain-TERM-cuts"),
+    pytest.param(["tini-py", "-v", "--to-child", "TERM"], False,
+                 id="control-TERM-to-the-master-alone-cuts"),
+])
+def test_apache_docker_stop_mid_request(servers_image, containers, init, finishes):
+    """WINCH is apache's graceful stop: the master closes its listeners and
+    waits for the requests in flight.  TERM is its immediate stop, whether
+    the master gets it (and kills its children) or the whole group."""
+    ctr, client = apache_request(containers, servers_image, init)
+    elapsed, code, completed = stop_mid_request("apache docker stop", ctr, client,
+                                                slow_request_completed, init=init)
+    logs = ctr.logs()
+    assert code == 0, logs  # after TERM too: only the request tells a drain from a cut
+    assert elapsed < REQUEST_SECONDS + 5, elapsed
+    if finishes:
+        assert said(ctr, "forwarding SIGWINCH to"), logs
+        assert "caught SIGWINCH, shutting down gracefully" in logs, logs
+        assert completed, (client.describe(), logs)
+    else:
+        assert "caught SIGTERM, shutting down" in logs, logs
+        assert not completed, client.describe()
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "apache"], True,
+                 id="profile-apache-HUP-as-USR1-to-the-master"),
+    pytest.param(["tini-py", "-v"], False, id="control-plain-HUP-to-the-group-cuts"),
+    pytest.param(["tini-py", "-v", "--to-child", "HUP"], False,
+                 id="control-HUP-to-the-master-alone-cuts"),
+    pytest.param(["tini-py", "-v", "--profile", "apache", "--to-group", "USR1"], False,
+                 id="control-USR1-to-the-group-cuts"),
+])
+def test_apache_hup_mid_request(servers_image, containers, init, finishes):
+    """USR1 is apache's graceful restart; HUP restarts it at once, and its
+    children die of HUP and of USR1.  Each way apache reloads its config and
+    starts a new generation of children; only USR1 to the master alone lets
+    the request in flight finish."""
+    ctr, client = apache_request(containers, servers_image, init)
+    ctr.exec("sed", "-i", "s/version-1/version-2/", "/tmp/apache2.conf", check=True)
+    master = main_pid(ctr)
+    children = children_of(ctr, master)
+    started = time.monotonic()
+    ctr.kill("HUP")
+    client.wait()
+    elapsed = time.monotonic() - started
+    wait_for_log_count(ctr, "resuming normal operations", 2, timeout=20)
+    ctr.wait_for(lambda: not set(children_of(ctr, master)) & set(children), timeout=20,
+                 what="a new generation of children")
+    served = ctr.exec("curl", "-sS", "http://127.0.0.1:8000/version").stdout.strip()
+    completed = slow_request_completed(client)
+    record("apache HUP", init=init, completed=completed, seconds=round(elapsed, 2),
+           served=served, children_before=children, children_after=children_of(ctr, master),
+           client=client.describe())
+    assert ctr.running and main_pid(ctr) == master, ctr.logs()
+    assert served == "config 2", ctr.logs()
+    if finishes:
+        assert "Doing graceful restart" in ctr.logs(), ctr.logs()
+        assert completed, (client.describe(), ctr.logs())
+    else:
+        assert not completed, client.describe()
+
+
+def test_apache_children_survive_usr1_to_the_group(servers_image, containers):
+    """mpm_event's children leave USR1 to the master: sent to the whole group,
+    it does not cut a static download.  What dies of it is a CGI script
+    running in the group (control-USR1-to-the-group-cuts above)."""
+    init = ["tini-py", "-v", "--profile", "apache", "--to-group", "USR1"]
+    ctr = run_server(containers, servers_image, init, APACHE)
+    apache_ready(containers, servers_image, ctr)
+    client = http_download(containers, ctr, servers_image, "http://127.0.0.1:8000/big")
+    ctr.kill("HUP")
+    client.wait()
+    wait_for_log_count(ctr, "resuming normal operations", 2, timeout=20)
+    completed = download_completed(client)
+    record("apache USR1 to the group, download", init=init, completed=completed,
+           client=client.describe())
+    assert said(ctr, "forwarding SIGUSR1 to process group"), ctr.logs()
+    assert "Doing graceful restart" in ctr.logs(), ctr.logs()
+    assert completed, client.describe()
+
+
+# ----------------------------------------------------------------- haproxy
+
+def haproxy_ready(containers, image, ctr):
+    """haproxy serves, and its slow backend (a sidecar) too."""
+    backend = wsgi_backend(containers, ctr, image)
+    ctr.wait_for_log("Loading success")
+    backend.wait_for_log("backend ready")
+    return backend
+
+
+def haproxy_request(containers, image, init):
+    """haproxy -W (master-worker) under init, with a request in flight
+    that it proxies to a slow backend on 127.0.0.1:8001."""
+    return slow_request(containers, image, init, HAPROXY, haproxy_ready)
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "haproxy"], True, id="profile-haproxy-finishes"),
+    # haproxy's workers take USR1 as a soft stop too: the group may have it.
+    pytest.param(["tini-py", "-v", "--profile", "haproxy", "--to-group", "USR1"], True,
+                 id="USR1-to-the-group-also-finishes"),
+    pytest.param(["tini-py", "-v"], False, id="control-plain-TERM-cuts"),
+])
+def test_haproxy_docker_stop_mid_request(servers_image, containers, init, finishes):
+    """USR1 is haproxy's soft stop: the master tells its worker, which stops
+    listening, finishes its connections and exits; then the master exits.
+    TERM is the hard stop."""
+    ctr, client = haproxy_request(containers, servers_image, init)
+    elapsed, code, completed = stop_mid_request("haproxy docker stop", ctr, client,
+                                                slow_request_completed, init=init)
+    logs = ctr.logs()
+    assert code == 0, logs  # the master exits 0 even when TERM killed its worker
+    assert "All workers exited" in logs, logs
+    if finishes:
+        assert said(ctr, "forwarding SIGUSR1 to"), logs
+        assert "exited with code 0 (Exit)" in logs, logs
+        assert completed, (client.describe(), logs)
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert "exited with code 143 (Terminated)" in logs, logs
+        assert not completed, client.describe()
+        assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("init, reloads", [
+    pytest.param(["tini-py", "-v", "--profile", "haproxy"], True,
+                 id="profile-haproxy-HUP-as-USR2-to-the-master"),
+    # haproxy 2.6's master reloads on HUP as on USR2; its workers answer HUP
+    # with a dump of the servers' states and leave USR2 alone.
+    pytest.param(["tini-py", "-v"], True, id="plain-HUP-to-the-group-also-reloads"),
+    pytest.param(["tini-py", "-v", "--profile", "haproxy", "--to-group", "USR2"], True,
+                 id="USR2-to-the-group-also-reloads"),
+    pytest.param(["tini-py", "-v", "--profile", "haproxy", "-r", "HUP:0"], False,
+                 id="control-HUP-dropped-no-reload"),
+])
+def test_haproxy_hup_reloads_mid_request(servers_image, containers, init, reloads):
+    """A reload re-executes the master (same pid), which starts a new worker
+    and soft-stops the old one: the request in flight finishes on the old."""
+    ctr, client = haproxy_request(containers, servers_image, init)
+    ctr.exec("sed", "-i", "s/config 1/config 2/", "/tmp/haproxy.cfg", check=True)
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    started = time.monotonic()
+    ctr.kill("HUP")
+    client.wait()
+    elapsed = time.monotonic() - started
+    if reloads:
+        ctr.wait_for_log("Former worker (%d) exited with code 0" % workers[0], timeout=15)
+    else:
+        time.sleep(1)
+    served = ctr.exec("curl", "-sS", "http://127.0.0.1:8000/version").stdout.strip()
+    after = children_of(ctr, master)
+    completed = slow_request_completed(client)
+    record("haproxy HUP", init=init, completed=completed, seconds=round(elapsed, 2),
+           served=served, workers_before=workers, workers_after=after, client=client.describe())
+    assert completed, (client.describe(), ctr.logs())
+    assert ctr.running and main_pid(ctr) == master, ctr.logs()
+    if reloads:
+        assert served == "config 2", ctr.logs()
+        assert len(after) == 1 and after != workers, (workers, after)
+    else:
+        assert served == "config 1", ctr.logs()
+        assert after == workers, (workers, after)
 
 
 # ------------------------------------------------------------------ celery

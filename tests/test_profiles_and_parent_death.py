@@ -25,7 +25,8 @@ PROFILES = {
     "haproxy": {S.SIGTERM: S.SIGUSR1, S.SIGHUP: S.SIGUSR2},
 }
 # Checked against the real server by tests/docker/test_real_servers.py.
-VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy"}
+VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
+            "unicorn"}
 
 
 def check_mapping(proc, log, sent, expected):

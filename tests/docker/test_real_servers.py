@@ -19,7 +19,7 @@ import time
 import pytest
 
 from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, PHP_FPM, PHP_FPM_TIMEOUT_0,
-                           SERVERS, children_of, download_completed, events_starting,
+                           SERVERS, UNICORN, children_of, download_completed, events_starting,
                            fastcgi_get, http_download, http_get, record, run_server, said,
                            wait_for_events, wait_for_log_count, wsgi_backend)
 
@@ -316,10 +316,26 @@ def test_gunicorn_master_signal_mid_request(servers_image, containers, signal, i
         assert killed or not ctr.running, ctr.logs()
 
 
-def gunicorn_workers(ctr, master):
+def workers_of(ctr, master):
+    """The master's children, none of them stopped (T)."""
     workers = [row for row in ctr.processes() if row[1] == master]
-    assert not [row for row in workers if row[2].startswith("T")], workers  # none stopped
+    assert not [row for row in workers if row[2].startswith("T")], workers
     return sorted(row[0] for row in workers)
+
+
+def count_workers_after_ttin_and_ttou(ctr, forwarded):
+    """TTIN, then TTOU: the master's worker count before, after each."""
+    master = main_pid(ctr)
+    counts = [len(workers_of(ctr, master))]
+    for signal, expected in (("TTIN", 3), ("TTOU", 2)):
+        ctr.kill(signal)
+        if forwarded:
+            ctr.wait_for(lambda: len(workers_of(ctr, master)) == expected, timeout=15,
+                         what="%d workers after %s" % (expected, signal))
+        else:
+            time.sleep(3)
+        counts.append(len(workers_of(ctr, master)))
+    return counts
 
 
 @pytest.mark.parametrize("init, forwarded", [
@@ -332,16 +348,7 @@ def test_gunicorn_ttin_and_ttou_add_and_remove_one_worker(servers_image, contain
                                                           forwarded):
     ctr = run_server(containers, servers_image, init, GUNICORN)
     wait_for_log_count(ctr, "Booting worker with pid", 2)
-    master = main_pid(ctr)
-    counts = [len(gunicorn_workers(ctr, master))]
-    for signal, expected in (("TTIN", 3), ("TTOU", 2)):
-        ctr.kill(signal)
-        if forwarded:
-            ctr.wait_for(lambda: len(gunicorn_workers(ctr, master)) == expected, timeout=15,
-                         what="%d workers after %s" % (expected, signal))
-        else:
-            time.sleep(3)
-        counts.append(len(gunicorn_workers(ctr, master)))
+    counts = count_workers_after_ttin_and_ttou(ctr, forwarded)
     record("gunicorn TTIN/TTOU", init=init, workers=counts)
     assert counts == ([2, 3, 2] if forwarded else [2, 2, 2]), ctr.logs()
     assert ctr.logs().count("Booting worker with pid") == (3 if forwarded else 2)
@@ -529,6 +536,94 @@ def test_haproxy_hup_reloads_mid_request(servers_image, containers, init, reload
     else:
         assert served == "config 1", ctr.logs()
         assert after == workers, (workers, after)
+
+
+# ----------------------------------------------------------------- unicorn
+
+def unicorn_ready(containers, image, ctr):
+    for worker in (0, 1):
+        ctr.wait_for_log("worker=%d ready" % worker)
+    return ctr
+
+
+def unicorn_request(containers, image, init):
+    """unicorn (2 workers) under init, with a request to config.ru in flight."""
+    return slow_request(containers, image, init, UNICORN, unicorn_ready)
+
+
+@pytest.mark.parametrize("init, finishes", [
+    pytest.param(["tini-py", "-v", "--profile", "unicorn"], True, id="profile-unicorn-finishes"),
+    pytest.param(["tini-py", "-v"], False, id="control-plain-TERM-cuts"),
+])
+def test_unicorn_docker_stop_mid_request(servers_image, containers, init, finishes):
+    """QUIT is unicorn's graceful stop: its workers finish their request,
+    then the master exits.  TERM is its quick shutdown."""
+    ctr, client = unicorn_request(containers, servers_image, init)
+    elapsed, code, completed = stop_mid_request("unicorn docker stop", ctr, client,
+                                                slow_request_completed, init=init)
+    logs = ctr.logs()
+    assert code == 0, logs  # after TERM too: only the request tells a drain from a cut
+    if finishes:
+        assert said(ctr, "forwarding SIGQUIT to process group"), logs
+        assert completed, (client.describe(), logs)
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not completed, client.describe()
+        assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("init, reloads", [
+    pytest.param(["tini-py", "-v", "--profile", "unicorn"], True,
+                 id="profile-unicorn-HUP-to-the-master"),
+    # unicorn's workers ignore HUP: the group may have it too.
+    pytest.param(["tini-py", "-v", "--profile", "unicorn", "--to-group", "HUP"], True,
+                 id="HUP-to-the-group-also-reloads"),
+    pytest.param(["tini-py", "-v", "--profile", "unicorn", "-r", "HUP:0"], False,
+                 id="control-HUP-dropped-no-reload"),
+])
+def test_unicorn_hup_reloads_mid_request(servers_image, containers, init, reloads):
+    """HUP: the master reloads its config and replaces its workers one by
+    one, each once it is idle: the request in flight finishes on the old."""
+    ctr, client = unicorn_request(containers, servers_image, init)
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    started = time.monotonic()
+    ctr.kill("HUP")
+    client.wait()
+    elapsed = time.monotonic() - started
+    if reloads:
+        ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
+                     and not set(children_of(ctr, master)) & set(workers),
+                     timeout=20, what="two new workers")
+    else:
+        time.sleep(1)
+    after = children_of(ctr, master)
+    completed = slow_request_completed(client)
+    record("unicorn HUP", init=init, completed=completed, seconds=round(elapsed, 2),
+           workers_before=workers, workers_after=after, client=client.describe())
+    assert completed, (client.describe(), ctr.logs())
+    assert ctr.running and main_pid(ctr) == master, ctr.logs()
+    if reloads:
+        assert "reloading config_file=" in ctr.logs(), ctr.logs()
+    else:
+        assert "reloading config_file=" not in ctr.logs(), ctr.logs()
+        assert after == workers, (workers, after)
+
+
+@pytest.mark.parametrize("init, forwarded", [
+    pytest.param(["tini-py", "-v", "--profile", "unicorn"], True, id="profile-unicorn"),
+    # unicorn's workers ignore TTIN and TTOU: the group may have them.
+    pytest.param(["tini-py", "-v"], True, id="to-the-group-too"),
+    pytest.param(["tini"], False, id="side-by-side-tini-does-not-forward-them"),
+])
+def test_unicorn_ttin_and_ttou_add_and_remove_one_worker(servers_image, containers, init,
+                                                         forwarded):
+    ctr = run_server(containers, servers_image, init, UNICORN)
+    unicorn_ready(containers, servers_image, ctr)
+    counts = count_workers_after_ttin_and_ttou(ctr, forwarded)
+    record("unicorn TTIN/TTOU", init=init, workers=counts)
+    assert counts == ([2, 3, 2] if forwarded else [2, 2, 2]), ctr.logs()
+    assert ctr.logs().count("worker=2 ready") == (1 if forwarded else 0), ctr.logs()
 
 
 # ------------------------------------------------------------------ celery

@@ -23,10 +23,11 @@ PROFILES = {
     "celery": {S.SIGTERM: S.SIGTERM},
     "apache": {S.SIGTERM: S.SIGWINCH, S.SIGHUP: S.SIGUSR1},
     "haproxy": {S.SIGTERM: S.SIGUSR1, S.SIGHUP: S.SIGUSR2},
+    "puma": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGUSR2},
 }
 # Checked against the real server by tests/docker/test_real_servers.py.
 VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
-            "unicorn"}
+            "unicorn", "puma"}
 
 
 def check_mapping(proc, log, sent, expected):

@@ -47,10 +47,10 @@ _TABLE = (
      "TERM hard stop, USR1 soft stop; USR2 (and HUP) reload (master-worker mode, -W)"),
     ("unicorn", {"TERM": "QUIT"}, ("HUP", "USR1", "USR2", "WINCH", "TTIN", "TTOU"), True,
      "TERM/INT quick shutdown, QUIT graceful; HUP reloads, TTIN/TTOU add/remove a worker"),
+    ("puma", {"HUP": "USR2"}, ("HUP", "USR1", "USR2"), True,
+     "TERM graceful (exits 143); HUP stops, USR1 phased restart, USR2 restart"),
     ("php-resque", {"TERM": "QUIT"}, (), False,
      "TERM/INT kill the running job, QUIT waits for it to finish"),
-    ("puma", {}, ("HUP", "USR1", "USR2"), False,
-     "TERM lets workers finish; USR1 phased restart, USR2 restart (master only)"),
     ("sidekiq", {}, (), False,
      "TERM stops fetching and finishes jobs within its timeout; TSTP quiets"),
 )

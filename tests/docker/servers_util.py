@@ -36,8 +36,9 @@ APACHE = ["sh", "-c", ". /etc/apache2/envvars"
 # haproxy in master-worker mode (-W), in the foreground (-db).
 HAPROXY = ["sh", "-c", "cp %s/haproxy.cfg /tmp/haproxy.cfg"
            " && exec haproxy -W -db -f /tmp/haproxy.cfg" % SERVERS]
-# unicorn with 2 workers, serving config.ru.
+# unicorn and puma (cluster mode) with 2 workers each, serving config.ru.
 UNICORN = ["unicorn", "-c", SERVERS + "/unicorn.conf.rb", SERVERS + "/config.ru"]
+PUMA = ["puma", "-w", "2", "-b", "tcp://127.0.0.1:8000", SERVERS + "/config.ru"]
 CELERY = ["celery", "--workdir", SERVERS, "-A", "celery_app", "worker", "--pool", "prefork",
           "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
           "--without-heartbeat"]

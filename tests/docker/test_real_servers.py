@@ -19,9 +19,9 @@ import time
 import pytest
 
 from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, PHP_FPM, PHP_FPM_TIMEOUT_0,
-                           SERVERS, UNICORN, children_of, download_completed, events_starting,
-                           fastcgi_get, http_download, http_get, record, run_server, said,
-                           wait_for_events, wait_for_log_count, wsgi_backend)
+                           PUMA, SERVERS, UNICORN, children_of, download_completed,
+                           events_starting, fastcgi_get, http_download, http_get, record,
+                           run_server, said, wait_for_events, wait_for_log_count, wsgi_backend)
 
 REQUEST_SECONDS = 4
 STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
@@ -624,6 +624,100 @@ def test_unicorn_ttin_and_ttou_add_and_remove_one_worker(servers_image, containe
     record("unicorn TTIN/TTOU", init=init, workers=counts)
     assert counts == ([2, 3, 2] if forwarded else [2, 2, 2]), ctr.logs()
     assert ctr.logs().count("worker=2 ready") == (1 if forwarded else 0), ctr.logs()
+
+
+# -------------------------------------------------------------------- puma
+
+def puma_ready(containers, image, ctr):
+    wait_for_log_count(ctr, "booted in", 2)
+    return ctr
+
+
+def puma_request(containers, image, init):
+    """puma in cluster mode (2 workers) under init, with a request in flight."""
+    return slow_request(containers, image, init, PUMA, puma_ready)
+
+
+@pytest.mark.parametrize("init, finishes, exit_status", [
+    # puma re-raises TERM once its graceful stop is done (its option
+    # raise_exception_on_sigterm, on by default): the master dies of it.
+    pytest.param(["tini-py", "-v", "--profile", "puma"], True, 143, id="profile-puma-finishes"),
+    pytest.param(["tini-py", "-v", "--profile", "puma", "-e", "143"], True, 0,
+                 id="profile-puma-e-143-finishes-exit-0"),
+    # INT is as graceful in cluster mode, and puma exits 0 after it.
+    pytest.param(["tini-py", "-v", "-g", "INT"], True, 0, id="g-INT-finishes-exit-0"),
+    pytest.param(["tini-py", "-v", "-g", "QUIT"], False, 131, id="control-QUIT-cuts"),
+])
+def test_puma_docker_stop_mid_request(servers_image, containers, init, finishes, exit_status):
+    """TERM (and INT) is puma's graceful stop: the master tells its workers,
+    which finish their requests.  Ruby leaves QUIT at its default action:
+    the master dies of it, and the workers follow ("parent died")."""
+    ctr, client = puma_request(containers, servers_image, init)
+    elapsed, code, completed = stop_mid_request("puma docker stop", ctr, client,
+                                                slow_request_completed, init=init)
+    logs = ctr.logs()
+    assert code == exit_status, logs
+    if finishes:
+        assert "Gracefully shutting down workers" in logs, logs
+        assert completed, (client.describe(), logs)
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not completed, client.describe()
+        assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("signal, init, outcome", [
+    pytest.param("USR1", ["tini-py", "-v", "--profile", "puma"], "phased restart",
+                 id="profile-puma-USR1-to-the-master"),
+    # puma 5.6's workers do not die of USR1 or USR2: the group may have them.
+    pytest.param("USR1", ["tini-py", "-v", "--profile", "puma", "--to-group", "USR1"],
+                 "phased restart", id="USR1-to-the-group-also-restarts"),
+    pytest.param("USR1", ["tini-py", "-v", "--profile", "puma", "-r", "USR1:0"], "nothing",
+                 id="control-USR1-dropped-no-restart"),
+    pytest.param("USR2", ["tini-py", "-v", "--profile", "puma"], "restart",
+                 id="profile-puma-USR2-to-the-master"),
+    pytest.param("USR2", ["tini-py", "-v", "--profile", "puma", "--to-group", "USR2"], "restart",
+                 id="USR2-to-the-group-also-restarts"),
+    pytest.param("HUP", ["tini-py", "-v", "--profile", "puma"], "restart",
+                 id="profile-puma-HUP-as-USR2-restarts"),
+    # Without stdout_redirect in its config, puma takes HUP as a stop.
+    pytest.param("HUP", ["tini-py", "-v"], "stop", id="control-plain-HUP-stops-puma"),
+])
+def test_puma_master_signal_mid_request(servers_image, containers, signal, init, outcome):
+    """USR1 is puma's phased restart (one worker after the other, each once
+    its requests are done), USR2 its hot restart (the master re-executes
+    itself after its workers finished).  The request in flight finishes."""
+    ctr, client = puma_request(containers, servers_image, init)
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    started = time.monotonic()
+    ctr.kill(signal)
+    client.wait()
+    elapsed = time.monotonic() - started
+    if outcome == "stop":
+        code = ctr.wait(timeout=20)
+    elif outcome == "nothing":
+        time.sleep(1)
+    else:
+        ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
+                     and not set(children_of(ctr, master)) & set(workers),
+                     timeout=20, what="two new workers")
+    running = ctr.running
+    after = children_of(ctr, master) if running else []
+    completed = slow_request_completed(client)
+    logs = ctr.logs()
+    record("puma %s" % signal, init=init, completed=completed, seconds=round(elapsed, 2),
+           running=running, workers_before=workers, workers_after=after,
+           client=client.describe())
+    assert completed, (client.describe(), logs)
+    assert ("Starting phased worker restart" in logs) == (outcome == "phased restart"), logs
+    assert ("* Restarting..." in logs) == (outcome == "restart"), logs
+    if outcome == "stop":
+        assert code == 0 and "Goodbye!" in logs, logs
+    else:
+        assert running and main_pid(ctr) == master, logs
+    if outcome == "nothing":
+        assert after == workers, (workers, after)
 
 
 # ------------------------------------------------------------------ celery

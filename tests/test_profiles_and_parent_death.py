@@ -24,10 +24,11 @@ PROFILES = {
     "apache": {S.SIGTERM: S.SIGWINCH, S.SIGHUP: S.SIGUSR1},
     "haproxy": {S.SIGTERM: S.SIGUSR1, S.SIGHUP: S.SIGUSR2},
     "puma": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGUSR2},
+    "sidekiq": {S.SIGTERM: S.SIGTERM, S.SIGTSTP: S.SIGTSTP},
 }
 # Checked against the real server by tests/docker/test_real_servers.py.
 VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
-            "unicorn", "puma"}
+            "unicorn", "puma", "sidekiq"}
 
 
 def check_mapping(proc, log, sent, expected):

@@ -49,10 +49,10 @@ _TABLE = (
      "TERM/INT quick shutdown, QUIT graceful; HUP reloads, TTIN/TTOU add/remove a worker"),
     ("puma", {"HUP": "USR2"}, ("HUP", "USR1", "USR2"), True,
      "TERM graceful (exits 143); HUP stops, USR1 phased restart, USR2 restart"),
+    ("sidekiq", {}, (), True,
+     "TERM stops fetching and finishes jobs within its -t; TSTP quiets"),
     ("php-resque", {"TERM": "QUIT"}, (), False,
      "TERM/INT kill the running job, QUIT waits for it to finish"),
-    ("sidekiq", {}, (), False,
-     "TERM stops fetching and finishes jobs within its timeout; TSTP quiets"),
 )
 ALIASES = {"httpd": "apache", "php": "php-fpm", "resque": "php-resque",
            "supervisor": "supervisord"}

@@ -59,7 +59,7 @@ SERVERS_RECIPE = {
     "variant": "minbase",
     "include": ["python3", "procps", "php8.2-fpm", "nginx-light", "supervisor",
                 "python3-gunicorn", "gunicorn", "python3-celery", "celery", "apache2", "haproxy",
-                "ruby", "ruby-rack", "unicorn", "puma",
+                "ruby", "ruby-rack", "unicorn", "puma", "ruby-sidekiq", "redis-server",
                 "curl", "libfcgi-bin", "tini"],
 }
 SERVERS_REPO = "tini-py-servers-base"

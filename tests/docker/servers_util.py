@@ -44,6 +44,20 @@ CELERY = ["celery", "--workdir", SERVERS, "-A", "celery_app", "worker", "--pool"
           "--without-heartbeat"]
 
 
+def sidekiq(timeout):
+    """sidekiq -t TIMEOUT with sidekiq_app.rb, once Redis answers on
+    127.0.0.1:6379 (start_redis), then exec: no shell left in between."""
+    return ["sh", "-c", "until redis-cli ping > /dev/null 2>&1; do sleep 0.1; done;"
+            " exec sidekiq -r %s/sidekiq_app.rb -c 2 -t %d" % (SERVERS, timeout)]
+
+
+def start_redis(ctr):
+    """redis-server on 127.0.0.1:6379 in ctr by docker exec: in the container
+    beside the server, but not in the init's process group or tree."""
+    ctr.engine("exec", "-d", ctr.id, "redis-server", "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no")
+
+
 def run_server(containers, image, init, server, env=None):
     """init: e.g. ["tini-py", "--profile", "php-fpm"] or ["tini"]."""
     return containers(image, *init[1:], "--", *server, entrypoint=init[0],

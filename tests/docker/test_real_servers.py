@@ -21,7 +21,8 @@ import pytest
 from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, PHP_FPM, PHP_FPM_TIMEOUT_0,
                            PUMA, SERVERS, UNICORN, children_of, download_completed,
                            events_starting, fastcgi_get, http_download, http_get, record,
-                           run_server, said, wait_for_events, wait_for_log_count, wsgi_backend)
+                           run_server, said, sidekiq, start_redis, wait_for_events,
+                           wait_for_log_count, wsgi_backend)
 
 REQUEST_SECONDS = 4
 STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
@@ -718,6 +719,82 @@ def test_puma_master_signal_mid_request(servers_image, containers, signal, init,
         assert running and main_pid(ctr) == master, logs
     if outcome == "nothing":
         assert after == workers, (workers, after)
+
+
+# ----------------------------------------------------------------- sidekiq
+
+def sidekiq_job(containers, image, init, timeout=25):
+    """sidekiq -t TIMEOUT under init, Redis beside it in the container (not in
+    the init's tree), and a SlowJob of REQUEST_SECONDS running."""
+    ctr = run_server(containers, image, init, sidekiq(timeout))
+    start_redis(ctr)
+    ctr.wait_for_log("Booting Sidekiq", timeout=60)
+    enqueue_slow_job(ctr)
+    wait_for_events(ctr, "start")
+    return ctr
+
+
+def enqueue_slow_job(ctr):
+    sent = ctr.exec("ruby", "-r", SERVERS + "/sidekiq_app.rb", "-e",
+                    "SlowJob.perform_async(%d)" % REQUEST_SECONDS, timeout=60)
+    assert sent.returncode == 0, sent.stderr
+
+
+@pytest.mark.parametrize("timeout, docker_timeout, finishes", [
+    pytest.param(25, STOP_TIMEOUT, True, id="profile-sidekiq-finishes"),
+    # sidekiq's own -t shorter than the job: it stops the job and pushes it back.
+    pytest.param(1, STOP_TIMEOUT, False, id="control-sidekiq-t-1-cuts"),
+    # docker's stop timeout shorter than the job: docker's SIGKILL.
+    pytest.param(25, 1, False, id="control-docker-stop-t-1-kills"),
+])
+def test_sidekiq_docker_stop_mid_job(servers_image, containers, timeout, docker_timeout,
+                                     finishes):
+    """TERM: sidekiq stops fetching and waits up to -t seconds for its jobs.
+    It has no immediate-stop signal (INT is TERM): what cuts a job is a
+    timeout, sidekiq's or docker's."""
+    init = ["tini-py", "-v", "--profile", "sidekiq"]
+    ctr = sidekiq_job(containers, servers_image, init, timeout)
+    elapsed, code = ctr.stop(docker_timeout)
+    done = events_starting(ctr, "done")
+    logs = ctr.logs()
+    record("sidekiq docker stop", init=init, sidekiq_timeout=timeout,
+           docker_timeout=docker_timeout, exit=code, seconds=round(elapsed, 2),
+           job_done=bool(done), pushed_back="Pushed 1 jobs back to Redis" in logs)
+    assert said(ctr, "forwarding SIGTERM to process group"), logs
+    if finishes:
+        assert done, (ctr.events(), logs)
+        assert code == 0, logs
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not done, (ctr.events(), logs)
+        assert elapsed < 4, elapsed
+        if docker_timeout == 1:
+            assert code == 137, logs
+        else:
+            assert code == 0 and "Pushed 1 jobs back to Redis" in logs, logs
+
+
+@pytest.mark.parametrize("init, quiets", [
+    pytest.param(["tini-py", "-v", "--profile", "sidekiq"], True, id="profile-sidekiq-TSTP-quiets"),
+    pytest.param(["tini-py", "-v", "--profile", "sidekiq", "-r", "TSTP:0"], False,
+                 id="control-TSTP-dropped-the-next-job-runs"),
+])
+def test_sidekiq_tstp_quiets_mid_job(servers_image, containers, init, quiets):
+    """TSTP: sidekiq finishes the job in flight and fetches no more, and
+    keeps running (until TERM)."""
+    ctr = sidekiq_job(containers, servers_image, init)
+    ctr.kill("TSTP")
+    enqueue_slow_job(ctr)
+    wait_for_events(ctr, "done", timeout=REQUEST_SECONDS + 5)
+    time.sleep(2)
+    started = len(events_starting(ctr, "start"))
+    running = ctr.running
+    record("sidekiq TSTP", init=init, jobs_started=started, running=running)
+    assert running, ctr.logs()
+    if quiets:
+        assert started == 1, (ctr.events(), ctr.logs())
+    else:
+        assert started == 2, (ctr.events(), ctr.logs())
 
 
 # ------------------------------------------------------------------ celery

@@ -12,8 +12,6 @@ import _signal
 
 from tini_py import log
 
-ENOSYS, EPERM = 38, 1  # not the errno module: every import is paid at start-up
-
 
 def reap_children(on_status):
     """Collect every exited child without blocking; SIGCHLD coalesces, so
@@ -168,8 +166,11 @@ def _pidfd_signal(pidfd, number):
 
 def _pidfd_missing(error):
     """ENOSYS: no such call (kernel < 5.3); EPERM: a seccomp filter denies it
-    (Docker before 20.10)."""
-    return error.errno in (ENOSYS, EPERM)
+    (Docker before 20.10).  errno is imported here, off the start-up path;
+    ENOSYS is not written as a number like the errnos below 35 elsewhere:
+    it differs between architectures (38 on x86 and arm, 89 on mips)."""
+    import errno
+    return error.errno in (errno.ENOSYS, errno.EPERM)
 
 
 def _note_if_pidfd_missing(error):

@@ -105,6 +105,17 @@ def copied_command(installed_venv, prefix):
     return command
 
 
+def run_to_exit_3(argv, form):
+    """argv + `-- sh -c 'exit 3'` with form's environment, started as a
+    container runtime starts PID 1 (nothing blocked or ignored, a session of
+    its own): (exit status, stderr text)."""
+    from conftest import _clean_signals  # conftest imports this module's fixtures
+    result = subprocess.run(argv + ["--", "sh", "-c", "exit 3"], env=form_env(form),
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                            preexec_fn=_clean_signals, start_new_session=True)
+    return result.returncode, result.stderr.decode()
+
+
 @pytest.fixture(scope="session")
 def installed_zipapp(tmp_path_factory, installed_venv):
     """tools/build_zipapp.py's archive, run by the same python3."""

@@ -257,6 +257,7 @@ def fg_then_ctrl_c(shell, job, child, line):
     shell.type(CTRL_C)
     assert shell.prompt() == 128 + signal.SIGINT
 
+
 def test_ctrl_z_stops_the_child_and_tini_py_and_gives_the_prompt_back(shell, tmp_path):
     job = Job(tmp_path)
     child, tini = start_job(shell, job)

@@ -21,7 +21,8 @@ import sys
 import pytest
 
 from conftest import REPO, UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
-from installed import ExecEvents, copied_command, form_env, parent_of, signal_after_exec
+from installed import (ExecEvents, copied_command, form_env, parent_of, run_to_exit_3,
+                       signal_after_exec)
 
 REPO_TINI_M = ["-m", "tini_py"]
 TERM_EXIT = 128 + signal.SIGTERM
@@ -244,25 +245,19 @@ def test_conftest_starts_tini_py_isolated_as_tini_py_does():
 
 # ------------------------------------------ where the command finds tini_py
 
-def run_command(argv, form):
-    proc = start(argv + ["--", "sh", "-c", "exit 3"], form_env(form))
-    out, err = proc.communicate(timeout=30)
-    return proc.returncode, err.decode()
-
-
 def test_command_through_a_symlink(installed_venv, tmp_path):
     """ln -s /venv/bin/tini-py /usr/local/bin/ (relative links too)."""
     (tmp_path / "bin").mkdir()
     os.symlink(os.path.relpath(installed_venv.argv[0], tmp_path / "bin"),
                tmp_path / "bin" / "tini-py")
-    assert run_command([str(tmp_path / "bin" / "tini-py")], installed_venv) == (3, "")
+    assert run_to_exit_3([str(tmp_path / "bin" / "tini-py")], installed_venv) == (3, "")
 
 
 def test_command_beside_another_pythons_package(installed_venv, tmp_path):
     """python3 on PATH is not the installation's: its package is pure Python."""
     command = copied_command(installed_venv, tmp_path)
     shutil.copytree(REPO / "tini_py", tmp_path / "lib" / "python3.99" / "site-packages" / "tini_py")
-    assert run_command([str(command)], installed_venv) == (3, "")
+    assert run_to_exit_3([str(command)], installed_venv) == (3, "")
 
 
 def test_command_of_an_editable_install(installed_venv, tmp_path):
@@ -272,10 +267,10 @@ def test_command_of_an_editable_install(installed_venv, tmp_path):
     site.mkdir(parents=True)
     (site / "__editable___tini_py_0_1_0_finder.py").write_text(
         "MAPPING: dict[str, str] = {'tini_py': '%s'}\n" % (REPO / "tini_py"))
-    assert run_command([str(command)], installed_venv) == (3, "")
+    assert run_to_exit_3([str(command)], installed_venv) == (3, "")
 
 
 def test_command_without_its_package(installed_venv, tmp_path):
     command = copied_command(installed_venv, tmp_path)
-    code, err = run_command([str(command)], installed_venv)
+    code, err = run_to_exit_3([str(command)], installed_venv)
     assert code == 125 and err == "tini-py: cannot find the tini_py package next to %s\n" % command

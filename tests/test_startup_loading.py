@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import ISOLATED_BOOT, importtime_names
-from installed import copied_command, form_env
+from installed import copied_command, form_env, run_to_exit_3
 from tini_py import STARTUP_MODULES
 
 EDIT_MARK = b"import posix\nposix.write(2, b'edited source ran\\n')\n"
@@ -48,9 +48,7 @@ def run(command, form, python_flags=()):
     argv = [str(command)]
     if python_flags:
         argv = [form.python, "-I", "-S", *python_flags, str(command)]
-    result = subprocess.run(argv + ["--", "sh", "-c", "exit 3"], env=form_env(form),
-                            capture_output=True, timeout=30)
-    return result.returncode, result.stderr.decode()
+    return run_to_exit_3(argv, form)
 
 
 @pytest.mark.parametrize("module", ["supervise", "config"])

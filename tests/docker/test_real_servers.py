@@ -354,7 +354,7 @@ def count_workers_after_ttin_and_ttou(ctr, forwarded):
 def test_gunicorn_ttin_and_ttou_add_and_remove_one_worker(servers_image, containers, init,
                                                           forwarded):
     ctr = run_server(containers, servers_image, init, GUNICORN)
-    wait_for_log_count(ctr, "Booting worker with pid", 2)
+    gunicorn_ready(containers, servers_image, ctr)
     counts = count_workers_after_ttin_and_ttou(ctr, forwarded)
     record("gunicorn TTIN/TTOU", init=init, workers=counts)
     assert counts == ([2, 3, 2] if forwarded else [2, 2, 2]), ctr.logs()

@@ -193,8 +193,18 @@ def python_main(argv):
 
 
 def shown(argv):
-    import shlex
-    return shlex.join(os.fsdecode(word) for word in argv)
+    """argv as a shell would take it back (shlex.join; shlex is not in
+    Debian's python3-minimal)."""
+    return " ".join(map(quoted, (os.fsdecode(word) for word in argv)))
+
+
+SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def quoted(word):
+    if word and SAFE.issuperset(word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
 def describe_proc_error(error):

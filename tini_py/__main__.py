@@ -88,7 +88,6 @@ def run_init(config, child_mask, environment):
 
 def supervise(config, child, is_pid1, parent_alive, terminal):
     from tini_py import log
-    from tini_py.drain import drain_leftovers
     from tini_py.exitcause import ExitCause, explain_death
     from tini_py.reap import exit_code_of
     from tini_py.supervise import Supervisor
@@ -103,11 +102,14 @@ def supervise(config, child, is_pid1, parent_alive, terminal):
     if line:
         log.warning(line)
     try:
-        drain_leftovers(supervisor)
+        if supervisor.anything_left():
+            from tini_py.drain import drain_leftovers
+            drain_leftovers(supervisor)
     except Exception as error:  # noqa: BLE001 - the child's status must survive
         log.error("internal error while stopping leftovers: %s: %s"
                   % (type(error).__name__, error))
-    supervisor.job.give_terminal_back()
+    if supervisor.job:
+        supervisor.job.give_terminal_back()
     return exit_code_of(status)
 
 

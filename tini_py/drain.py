@@ -19,13 +19,11 @@ DRAIN_POLL_SECONDS = 0.05
 
 
 def drain_leftovers(supervisor):
-    """Stop every process left once the main child has exited; reap them."""
+    """Stop every process left once the main child has exited (the caller
+    found some: Supervisor.anything_left); reap them."""
     # A TERM still held by --delay is void: the graceful signal below
     # replaces it, and the child's pid and group may already be reused.
     supervisor.held_until = None
-    supervisor.reap()
-    if not still_there(supervisor):
-        return
     send_graceful_signal(supervisor)
     started = time.monotonic()
     deadline = started + supervisor.config.orphan_grace

@@ -27,12 +27,7 @@ def memory_cgroup(root="/"):
     with a cgroup namespace; v1 as Docker mounts it), so the directory it
     names is tried first, then the mount point.
     """
-    try:
-        with open(root + "proc/self/cgroup") as source:
-            lines = source.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
+    for line in (_read(root + "proc/self/cgroup") or "").splitlines():
         _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
         if controllers == "":
             mount, files = root + "sys/fs/cgroup", V2
@@ -67,11 +62,17 @@ def memory_limit(cgroup):
 
 
 def _read(path):
+    """A small file's text, or None (posix calls: this runs at every start)."""
     try:
-        with open(path) as source:
-            return source.read()
-    except (OSError, UnicodeError):
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
         return None
+    try:
+        return posix.read(fd, 65536).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        posix.close(fd)
 
 
 class ExitCause:

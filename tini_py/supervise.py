@@ -12,9 +12,8 @@ import _signal
 import time
 
 from tini_py import log
-from tini_py.jobcontrol import TerminalJob
 from tini_py.policy import CHILD, GROUP, route_of
-from tini_py.reap import describe_status, reap_children, signal_everyone
+from tini_py.reap import describe_status, others_alive, reap_children, signal_everyone
 from tini_py.signals import SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
 
 ESRCH, EPERM = 3, 1
@@ -26,7 +25,10 @@ class Supervisor:
         self.child = child_pid
         self.group = child_pid
         self.is_pid1 = is_pid1
-        self.job = TerminalJob(terminal, is_pid1, child_pid)
+        self.job = None  # at a terminal: jobcontrol.TerminalJob
+        if terminal is not None:
+            from tini_py.jobcontrol import TerminalJob
+            self.job = TerminalJob(terminal, is_pid1, child_pid)
         # Each signal's route is decided at its first arrival (policy.route_of);
         # one that needs nothing but one kill() then goes on the hot path:
         # received -> (signal, kill() target).
@@ -136,7 +138,7 @@ class Supervisor:
             log.info("received %s, dropped (rewritten to 0)" % signal_name(received))
             return
         recipient = route.recipient
-        if route.resumes and self.job.active:
+        if route.resumes and self.job and self.job.active:
             self.job.give_terminal_to_child()
             recipient = GROUP  # the terminal stopped all of it: fg/bg resume all of it
         if self.verbose:  # the hot path: format only when shown
@@ -217,11 +219,17 @@ class Supervisor:
     def reap(self):
         reap_children(self.on_child_status)
 
+    def anything_left(self):
+        """Once the main child is gone: is any process left to drain?"""
+        self.reap()
+        return others_alive(self.is_pid1, self.group)
+
     def on_child_status(self, pid, status):
         if posix.WIFSTOPPED(status) or posix.WIFCONTINUED(status):
             if pid == self.child and posix.WIFSTOPPED(status):
                 self.child_stopped = True
-                self.job.child_stopped(posix.WSTOPSIG(status), self.deliver)
+                if self.job:
+                    self.job.child_stopped(posix.WSTOPSIG(status), self.deliver)
             elif pid == self.child:
                 self.child_stopped = False
         elif pid == self.child:

@@ -89,8 +89,7 @@ def run_init(config, child_mask, environment):
 def supervise(config, child, is_pid1, parent_alive, terminal):
     from tini_py import log
     from tini_py.exitcause import ExitCause, explain_death
-    from tini_py.reap import exit_code_of
-    from tini_py.supervise import Supervisor
+    from tini_py.supervise import Supervisor, exit_code_of
 
     # Read while the child execs: its OOM kills are counted from here on.
     exit_cause = ExitCause()

@@ -49,6 +49,7 @@ def leave_orphan(out):
     if middle:
         os.waitpid(middle, 0)
         return
+    middle = os.getpid()
     os.setsid()
     if os.fork():
         os._exit(0)

@@ -77,8 +77,11 @@ PYPI_RECIPE = {
     "python": "3.11",
     "pip": "pip==26.3",
     "requirements": ["uvicorn==0.55.0", "h11==0.16.0", "click==8.5.1",
-                     # async-timeout: redis-py's for Python < 3.11.3 (bookworm's is 3.11.2)
-                     "rq==3.0.0", "redis==8.2.0", "async-timeout==5.0.1", "croniter==7.0.0",
+                     # redis-py 8's PubSubWorkerThread.stop() waits for the thread,
+                     # which may sit 60 s in get_message: rq 3.0's worker then hangs
+                     # at exit (seen: 1 stop in 12).  async-timeout: redis-py's for
+                     # Python < 3.11.3 (bookworm's is 3.11.2).
+                     "rq==3.0.0", "redis==7.4.1", "async-timeout==5.0.1", "croniter==7.0.0",
                      "python-dateutil==4.0.0", "tzdata==2026.6", "dramatiq[redis]==2.2.1"],
 }
 PYPI_REPO = "tini-py-servers-pypi"

@@ -51,6 +51,16 @@ _TABLE = (
      "TERM graceful (exits 143); HUP stops, USR1 phased restart, USR2 restart"),
     ("sidekiq", {}, (), True,
      "TERM stops fetching and finishes jobs within its -t; TSTP quiets"),
+    ("uwsgi", {"TERM": "INT"}, ALL, True,
+     "TERM reloads brutally, INT stops at once (graceful with a master hook), HUP reloads"),
+    ("uvicorn", {}, ALL, True,
+     "TERM/INT graceful; HUP restarts the workers one by one, TTIN/TTOU add/remove one"),
+    ("rq", {}, (), True,
+     "TERM/INT warm shutdown (the job finishes), a second one cold; the work-horse has its"
+     " own process group"),
+    ("dramatiq", {}, ALL, True,
+     "TERM graceful (a second TERM kills a worker); HUP restarts; every signal to the main"
+     " process only"),
     ("php-resque", {"TERM": "QUIT"}, (), False,
      "TERM/INT kill the running job, QUIT waits for it to finish"),
 )

@@ -25,7 +25,7 @@ def main():
     try:
         config = configure(sys.argv[1:], decoded(environment))
     except UsageError as error:
-        log.error("%s (see 'tini-py --help')" % error)
+        log.error(error.line())
         posix._exit(2)
     log.set_level(config.verbosity)
     if config.action != "run":
@@ -122,7 +122,7 @@ def run_action(config, child_mask):
             return run_prestop(config.extra_args)
         except UsageError as error:
             from tini_py import log
-            log.error("%s (see 'tini-py --help')" % error)
+            log.error(error.line())
             return 2
     if config.action == "help":
         from tini_py.helptext import HELP

@@ -13,7 +13,15 @@ USAGE = "tini-py [OPTIONS] [--] COMMAND [ARG...]"
 
 
 class UsageError(Exception):
-    """Bad command line or environment: one line on stderr, exit status 2."""
+    """Bad command line or environment: one line on stderr, exit status 2,
+    ending with one hint (by default, to --help)."""
+
+    def __init__(self, message, hint="see 'tini-py --help'"):
+        Exception.__init__(self, message)
+        self.hint = hint
+
+    def line(self):
+        return "%s (%s)" % (self, self.hint)
 
 
 class Config:
@@ -295,7 +303,8 @@ def apply_profile(config, name, where):
     from tini_py.profiles import lookup_profile
     profile = lookup_profile(name)
     if profile is None:
-        raise UsageError("%s: unknown profile %r (see 'tini-py --list-profiles')" % (where, name))
+        raise UsageError("%s: unknown profile %r" % (where, name),
+                         hint="see 'tini-py --list-profiles'")
     config.rewrites.update(profile.rewrites)
     config.route_all(profile.default_recipient)
     config.recipients.update(profile.recipients)

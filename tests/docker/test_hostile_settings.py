@@ -299,6 +299,9 @@ def test_oom_killed_child(tini_image, containers):
     # The status came from tini-py, alive after its child's death: it said
     # so, drained the orphan, and stayed until the witness was alone.
     application = event_numbers(ctr, r"application pid=(\d+)")[0]
-    assert [line for line in said(ctr, "main child %d " % application) if "killed" in line], logs
+    # At the default verbosity (-v not needed): the OOM killer named, from
+    # the container's memory cgroup (v1 here), with the limit in force.
+    assert ("tini-py: main child %d was killed by SIGKILL: the kernel's OOM killer ended it "
+            "(memory limit 48 MiB)" % application) in said(ctr, "main child %d " % application), logs
     assert "orphan got SIGQUIT" in events, (events, logs)
     assert witness_saw(ctr) == ["alone"], (witness_saw(ctr), logs)

@@ -19,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def form_env(form, extra=None, path=None):
 
 
 def _copy_sources(target):
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, target / name)
     for name in ("tini_py", "scripts"):
         shutil.copytree(REPO / name, target / name,
@@ -75,10 +76,19 @@ def _copy_sources(target):
 
 
 @pytest.fixture(scope="session")
-def installed_venv(tmp_path_factory):
+def installed_venv():
     """`python3 -m venv V && V/bin/pip install <repo>`, from a copy of the
-    sources (pip builds in the source tree)."""
-    root = tmp_path_factory.mktemp("installed")
+    sources (pip builds in the source tree).  V is short, as an image's
+    /opt/venv is: the launcher line names V/bin only when the whole line
+    fits the 127 bytes old kernels read (tini_py/launch.py)."""
+    root = Path(tempfile.mkdtemp(prefix="tpy-", dir="/tmp"))
+    try:
+        yield _install_into_venv(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _install_into_venv(root):
     source = root / "src"
     source.mkdir()
     _copy_sources(source)

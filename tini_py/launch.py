@@ -36,7 +36,7 @@ def installed_command_line(interpreter_dir):
     """The #! line of the pip-installed command built by the interpreter in
     interpreter_dir; the generic one (PATH lookup) when that directory cannot
     be written on the line or would make it longer than old kernels read."""
-    line = ("#!/usr/bin/env -S --block-signal %s=${PATH} PATH=%s:${PATH} python3\\_-I\\_-S"
+    line = ("#!/usr/bin/env -S --block-signal %s=${PATH} PATH=%s:${PATH} python3\\_-IS"
             % (LAUNCHER_PATH.decode(), interpreter_dir))
     if not plain(interpreter_dir) or len(line) > OLD_KERNEL_LIMIT:
         return GENERIC

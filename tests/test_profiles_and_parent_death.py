@@ -29,10 +29,12 @@ PROFILES = {
     "uvicorn": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP, S.SIGTTIN: S.SIGTTIN},
     "rq": {S.SIGTERM: S.SIGTERM},
     "dramatiq": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP},
+    "none": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP},
 }
 # Checked against the real server by tests/docker/test_real_servers.py and
-# test_real_python_servers.py.
-VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
+# test_real_python_servers.py ("none" is tini-py's defaults, which the whole
+# suite checks).
+VERIFIED = {"none", "nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
             "unicorn", "puma", "sidekiq", "uwsgi", "uvicorn", "rq", "dramatiq"}
 
 

@@ -79,11 +79,23 @@ def run_init(config, child_mask, environment):
     except SpawnFailed as failure:
         code = failure.code
     else:
+        if not config.routing_chosen:
+            hint_at_a_profile(config.command)
         code = supervise(config, child, is_pid1, parent_alive, terminal)
     if code in config.remap_exit:
         log.info("exit status %d remapped to 0 (-e)" % code)
         code = 0
     return code
+
+
+def hint_at_a_profile(command):
+    """A server that has a profile, run with tini-py's defaults: say so once
+    (while the command starts)."""
+    from tini_py import log
+    from tini_py.profiles import hint
+    line = hint(command)
+    if line:
+        log.warning(line)
 
 
 def supervise(config, child, is_pid1, parent_alive, terminal):
@@ -130,6 +142,9 @@ def run_action(config, child_mask):
     if config.action == "list-profiles":
         from tini_py.profiles import describe_profiles
         return write_stdout(describe_profiles())
+    if config.action == "show-routes":
+        from tini_py.showroutes import describe_routes
+        return write_stdout(describe_routes(config))
     from tini_py import __version__
     return write_stdout("tini-py %s\n" % __version__)
 

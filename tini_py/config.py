@@ -28,11 +28,11 @@ class Config:
     __slots__ = (
         "action", "command", "rewrites", "grace", "orphan_grace", "remap_exit",
         "verbosity", "warn_reap", "pdeathsig", "delay", "extra_args",
-        "default_recipient", "recipients",
+        "default_recipient", "recipients", "routing_chosen",
     )
 
     def __init__(self):
-        self.action = "run"          # run | help | version | list-profiles | prestop
+        self.action = "run"          # run | help | version | list-profiles | show-routes | prestop
         self.command = []
         self.rewrites = {}           # received signal -> forwarded signal (0 = drop)
         self.grace = None            # -t: seconds from a stop to SIGKILL, None = never
@@ -45,6 +45,7 @@ class Config:
         self.extra_args = []         # the arguments of a subcommand (prestop)
         self.default_recipient = GROUP  # who gets a forwarded signal ...
         self.recipients = {}         # ... unless this says otherwise for it
+        self.routing_chosen = False  # a profile, rewrite or recipient was given
 
     def route_all(self, recipient):
         """Every forwarded signal to ``recipient``, forgetting per-signal routes."""
@@ -77,6 +78,7 @@ OPTIONS = {
     "version": ("V", False, None),
     "help": ("h", False, None),
     "list-profiles": (None, False, None),
+    "show-routes": (None, False, None),
 }
 _BY_SHORT = {short: name for name, (short, _, _) in OPTIONS.items() if short}
 SUBCOMMANDS = ("prestop",)
@@ -86,6 +88,10 @@ ROUTE_OPTIONS = {"to-child": CHILD, "to-group": GROUP}
 # takes the graceful signal.  A word after -g that names a signal, or looks
 # like one, is its value; any other word (`--`, the command) means tini's flag.
 TINI_GROUP_FLAG = "tini -g"
+# Any of these says the user chose what signals become and who gets them:
+# tini-py then gives no hint about a profile (profiles.hint).
+ROUTING_OPTIONS = frozenset(("profile", "graceful", "rewrite", "to-child", "to-group",
+                             "single-child", TINI_GROUP_FLAG))
 
 
 def configure(argv, environ):
@@ -229,7 +235,7 @@ def apply_command_line(config, given):
             verbosity = (log.WARNING if verbosity is None else verbosity) + 1
         elif name == "quiet":
             verbosity = log.ERROR
-        elif name in ("help", "version", "list-profiles"):
+        elif name in ("help", "version", "list-profiles", "show-routes"):
             config.action = name
         elif name == "remap-exit" and not any(n == name for n, _ in rest):
             # The list given on the command line replaces its variable's.
@@ -256,6 +262,8 @@ def apply_layer(config, given, where):
     """
     given = sorted(given, key=lambda item: not _routes_everything(*item))
     for name, value in given:
+        if name in ROUTING_OPTIONS:
+            config.routing_chosen = True
         if name == "profile":
             continue  # applied first, by apply_profiles
         elif name == TINI_GROUP_FLAG:
@@ -296,6 +304,7 @@ def apply_profiles(config, given, environ):
         if name == "profile":
             chosen = (value, "--profile")
     if chosen is not None:
+        config.routing_chosen = True
         apply_profile(config, *chosen)
 
 

@@ -128,10 +128,13 @@ def run_to_exit_3(argv, form):
 
 @pytest.fixture(scope="session")
 def installed_zipapp(tmp_path_factory, installed_venv):
-    """tools/build_zipapp.py's archive, run by the same python3."""
+    """tools/build_zipapp.py's archive, run by the same python3, named on its
+    launcher line as a developer builds it (--python: no shim in between;
+    the default PATH lookup is what the container tests' zipapp has)."""
     output = tmp_path_factory.mktemp("zipapp") / "tini-py"
     subprocess.run([installed_venv.python, str(REPO / "tools" / "build_zipapp.py"),
-                    "--output", str(output)], check=True, capture_output=True, timeout=120)
+                    "--output", str(output), "--python", installed_venv.python],
+                   check=True, capture_output=True, timeout=120)
     return Installed("zipapp", [str(output)], installed_venv.bin)
 
 

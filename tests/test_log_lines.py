@@ -16,14 +16,18 @@ def lines_of(stderr):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_stop_that_reached_everyone_leaves_nothing_to_say(mode):
-    """README's first command: the stop went to the group, nobody is outside it."""
-    result = run_tini(["-v", "-g", "QUIT", "--", "sh", "-c",
+def test_a_stop_that_reached_everyone_sends_nothing_more(mode):
+    """README's first command: the stop went to the group, nobody is outside
+    it.  Its `sleep 5 &` ignores QUIT (a shell's background jobs ignore INT
+    and QUIT): the drain waits for it, and says so; it sends nothing."""
+    result = run_tini(["-v", "--orphan-grace", "0.5", "-g", "QUIT", "--", "sh", "-c",
                        'trap "echo graceful stop; exit 0" QUIT; kill -TERM $PPID; sleep 5 & wait'],
                       mode=mode)
     assert (result.returncode, result.stdout) == (0, "graceful stop\n")
-    assert not any("main child is gone" in line for line in result.stderr.splitlines()), \
-        result.stderr
+    assert lines_of(result.stderr)[3:] == [
+        "tini-py: main child is gone; waiting up to N.Ns for N process of its group, "
+        "which the stop reached",
+        "tini-py: processes still alive N.Ns after the main child exited; sending SIGKILL"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -42,6 +46,15 @@ def test_leftover_outside_the_stopped_group_is_counted(mode):
     assert result.returncode == 129  # sh died of the HUP the stop sent
     assert re.search(r"main child is gone; sent SIGHUP to 1 process outside its group, "
                      r"which the stop did not reach\n\Z", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_group_member_the_stop_reached_is_waited_for_and_said(mode):
+    result = run_tini(["-v", "--", "sh", "-c",
+                       '(trap "" TERM; exec sleep 0.5) & kill -TERM $PPID; wait'], mode=mode)
+    assert result.returncode == 143
+    assert re.search(r"main child is gone; waiting up to 5s for 1 process of its group, "
+                     r"which the stop reached\n\Z", result.stderr), result.stderr
 
 
 @pytest.mark.parametrize("args,line", [

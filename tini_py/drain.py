@@ -56,6 +56,9 @@ def send_graceful_signal(supervisor):
     else:
         tally = signal_everyone(graceful, supervisor.is_pid1, supervisor.group)
         where = "left"
+    if tally.reached:
+        log.info("main child is gone; waiting up to %gs for %s of its group, which the "
+                 "stop reached" % (supervisor.config.orphan_grace, processes(tally.reached)))
     if tally.count_unknown:
         log.info("main child is gone; sent %s to every process left (no /proc to count "
                  "them)" % signal_name(graceful))

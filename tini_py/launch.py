@@ -14,7 +14,9 @@ script that adds its own variables to everything it starts and costs ~30 ms.
   _TINI_PY_PATH; tini-py restores it at start (spawn.restore_launcher_path).
   A directory that is gone (a wheel built elsewhere, in a temporary build
   environment) costs nothing: env then finds python3 on the caller's PATH.
-* The zipapp, a file built for one image, names its interpreter outright.
+* The zipapp is a file copied into images: by default its line looks
+  python3 up on PATH (images have no shims); built with --python PATH for a
+  developer's machine, it names that interpreter outright.
 """
 from tini_py.spawn import LAUNCHER_PATH
 

@@ -63,7 +63,10 @@ def signal_outside_group(number, is_pid1, group):
     tally = Tally()
     parent_of, zombies, group_of = table
     for pid in (list(parent_of) if is_pid1 else tree_below_us(parent_of)):
-        if pid == 1 or pid in zombies or group_of.get(pid) == group:
+        if pid == 1 or pid in zombies:
+            continue
+        if group_of.get(pid) == group:
+            tally.reached += 1
             continue
         if is_pid1:
             # Every process of the namespace is ours, whoever its parent is
@@ -80,6 +83,7 @@ class Tally:
 
     def __init__(self):
         self.sent = 0
+        self.reached = 0            # left alone: an earlier signal already reached them
         self.count_unknown = False  # kill(-1) or a group, with no /proc to count
         self.refused = {}           # strerror -> how many
 

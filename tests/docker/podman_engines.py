@@ -309,10 +309,10 @@ def _install():
     STATE.mkdir(parents=True, exist_ok=True)
 
 
-def _session(make):
+def _session(mode, make):
     """The engine make() sets up, for the session; one session at a time uses
     a mode's storage (a second one waits for the lock)."""
-    with _locked("podman-%s.lock" % make.__name__):
+    with _locked("podman-%s.lock" % mode):
         engine = make()
         version = engine("version", "--format", "{{.Client.Version}}", check=False)
         if version.returncode != 0:
@@ -329,7 +329,7 @@ def _session(make):
 @pytest.fixture(scope="session")
 def podman_rootful(docker_engine):
     _install()
-    yield from _session(_rootful_engine)
+    yield from _session("rootful", _rootful_engine)
 
 
 @pytest.fixture(scope="session")
@@ -338,7 +338,7 @@ def podman_rootless(docker_engine):
     problem = _userns_problem()
     if problem:
         pytest.skip("rootless podman cannot run here: " + problem)
-    yield from _session(_rootless_engine)
+    yield from _session("rootless", _rootless_engine)
 
 
 @pytest.fixture(params=["rootful", "rootless"])

@@ -53,14 +53,17 @@ ROOTFUL_NPROC_CEILING = 32768
 def _containers_conf(ulimits=()):
     """The engine settings both modes share.
 
-    runc, not Debian's default crun 1.8.1: crun refuses the cgroup "hybrid"
-    layout (v1 controllers plus a cgroup2 mount at /sys/fs/cgroup/unified
-    that has a controller, hugetlb here) before it even looks at the cgroup
-    manager: "cgroups in hybrid mode not supported, drop all controllers from
-    cgroupv2", --cgroups=disabled included.  cgroupfs: no systemd runs here
-    (and rootless podman's systemd manager wants a user D-Bus session);
-    rootless on cgroup v1 then simply makes no cgroup for the container.
-    k8s-file logs and file events: no journald."""
+    runc, not crun 1.8.1, podman's choice whenever crun is installed (Debian's
+    podman wants "crun | runc": docker.io's runc satisfies it, but a machine
+    may have both): crun refuses the cgroup "hybrid" layout (v1 controllers
+    plus a cgroup2 mount at /sys/fs/cgroup/unified that has a controller,
+    hugetlb here) before it even looks at the cgroup manager: "cgroups in
+    hybrid mode not supported, drop all controllers from cgroupv2",
+    --cgroups=disabled included.  cgroupfs, file events and k8s-file logs:
+    what podman falls back to itself without systemd and journald, written
+    out so that a host with systemd runs the same engine (rootless podman's
+    systemd manager would want a user D-Bus session).  Rootless on cgroup v1,
+    podman makes no cgroup for the container: it stays in the caller's."""
     lines = ["[containers]", 'log_driver = "k8s-file"']
     if ulimits:
         lines.append("default_ulimits = [%s]" % ", ".join('"%s"' % u for u in ulimits))

@@ -129,19 +129,25 @@ def _locked(name, shared=False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def docker(*args, host=None, check=True, timeout=120, input=None, env=None):
+def run_cli(command, *args, env, check=True, timeout=120, input=None, **popen):
+    """Run an engine's CLI (docker, podman); returns CompletedProcess (text)."""
+    result = subprocess.run([command, *args], capture_output=True, text=True,
+                            timeout=timeout, input=input, env=env, **popen)
+    if check and result.returncode != 0:
+        raise RuntimeError("%s %s failed (%d): %s" % (
+            command, " ".join(args[:3]), result.returncode,
+            (result.stderr or result.stdout).strip()))
+    return result
+
+
+def docker(*args, host=None, env=None, **kwargs):
     """Run the docker CLI; returns CompletedProcess (text)."""
     full_env = dict(os.environ)
     if host:
         full_env["DOCKER_HOST"] = host
     full_env.setdefault("DOCKER_BUILDKIT", "0")  # legacy builder: no buildx needed
     full_env.update(env or {})
-    result = subprocess.run(["docker", *args], capture_output=True, text=True,
-                            timeout=timeout, input=input, env=full_env)
-    if check and result.returncode != 0:
-        raise RuntimeError("docker %s failed (%d): %s" % (
-            " ".join(args[:3]), result.returncode, (result.stderr or result.stdout).strip()))
-    return result
+    return run_cli("docker", *args, env=full_env, **kwargs)
 
 
 def _engine_answers(host):
@@ -153,29 +159,30 @@ def _engine_answers(host):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _apt_install(packages):
+def _apt_install(packages, recommends=True):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     lock = ["-o", "DPkg::Lock::Timeout=300"]
-    _note("apt-get install %s" % " ".join(packages))
+    options = [] if recommends else ["--no-install-recommends"]
+    _note("apt-get install %s %s" % (" ".join(options), " ".join(packages)))
     for attempt in range(2):
         if attempt:
             subprocess.run(["apt-get", *lock, "update", "-qq"], env=env,
                            capture_output=True, timeout=600)
-        result = subprocess.run(["apt-get", *lock, "install", "-y", "-qq", *packages],
+        result = subprocess.run(["apt-get", *lock, "install", "-y", "-qq", *options, *packages],
                                 env=env, capture_output=True, text=True, timeout=1200)
         if result.returncode == 0:
             return None
     return (result.stderr or result.stdout).strip()[-500:]
 
 
-def _ensure_tools(tools):
+def ensure_tools(tools, recommends=True):
     """tools: {command: debian package}; installs missing ones as root."""
     missing = sorted({pkg for cmd, pkg in tools.items() if shutil.which(cmd) is None})
     if not missing:
         return None
     if os.geteuid() != 0:
         return "missing %s and not root to apt-get install them" % ", ".join(missing)
-    error = _apt_install(missing)
+    error = _apt_install(missing, recommends)
     if error:
         return "apt-get install %s failed: %s" % (" ".join(missing), error)
     still = [cmd for cmd in tools if shutil.which(cmd) is None]
@@ -286,7 +293,7 @@ def docker_engine():
     # 2. Start our own.
     if os.geteuid() != 0:
         _unavailable("no Docker engine reachable and not root to start one")
-    problem = _ensure_tools({"dockerd": "docker.io", "docker": "docker.io",
+    problem = ensure_tools({"dockerd": "docker.io", "docker": "docker.io",
                              "containerd": "docker.io", "runc": "docker.io"})
     if problem:
         _unavailable("cannot install Docker: " + problem)
@@ -369,7 +376,7 @@ def base_tag(source="debootstrap", recipe=BASE_RECIPE, repo=BASE_REPO):
 
 def _debootstrap(rootfs, recipe=BASE_RECIPE):
     """Debian minbase + the recipe's packages; returns None or the failure."""
-    problem = _ensure_tools({"debootstrap": "debootstrap"})
+    problem = ensure_tools({"debootstrap": "debootstrap"})
     if problem:
         return problem
     mirror = _apt_mirror()
@@ -737,33 +744,44 @@ class Container:
                              what="log text %r" % text)
 
 
-@pytest.fixture
-def containers(docker_engine, tmp_path):
-    """Factory: containers(image, *command, entrypoint=None, env=None) -> Container.
+@contextlib.contextmanager
+def container_factory(engine, outroot, tests_dir=HERE):
+    """run(image, *command, entrypoint=None, env=None, options=(), network="none")
+    -> Container, on engine (docker's, or podman's: the same CLI).
 
     Every container runs with --network none (or network="container:ID": a
     sidecar sharing that container's loopback, as in a pod) and gets the host directory
-    tmp_path/out mounted at /out and tests/docker at /t (read-only).  All are
-    removed (docker rm -f) when the test ends.
+    outroot/outN mounted at /out and tests_dir (tests/docker) at /t (read-only).
+    All are removed (rm -f) when the context ends.
     """
     started = []
 
     def run(image, *command, entrypoint=None, env=None, options=(), network="none"):
-        outdir = tmp_path / ("out%d" % len(started))
+        outdir = outroot / ("out%d" % len(started))
         outdir.mkdir()
         outdir.chmod(0o777)  # writable for any --user
         args = ["run", "-d", "--network", network, "--label", LABEL,
-                "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % HERE]
+                "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % tests_dir]
         if entrypoint is not None:
             args += ["--entrypoint", entrypoint]
         for key, value in (env or {}).items():
             args += ["-e", "%s=%s" % (key, value)]
         args += [*options, image, *command]
-        cid = docker_engine(*args).stdout.strip()
-        container = Container(docker_engine, cid, outdir)
+        cid = engine(*args).stdout.strip()
+        container = Container(engine, cid, outdir)
         started.append(container)
         return container
 
-    yield run
-    for container in started:
-        docker_engine("rm", "-f", "-v", container.id, check=False)
+    try:
+        yield run
+    finally:
+        for container in started:
+            engine("rm", "-f", "-v", container.id, check=False)
+
+
+@pytest.fixture
+def containers(docker_engine, tmp_path):
+    """Factory: containers(image, *command, entrypoint=None, env=None) -> Container
+    (see container_factory)."""
+    with container_factory(docker_engine, tmp_path) as run:
+        yield run

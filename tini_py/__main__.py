@@ -65,6 +65,7 @@ def started_isolated(flags):
 def run_init(config, child_mask, environment):
     import posix
     from tini_py import log
+    from tini_py.config import profile_name_for_command
     from tini_py.spawn import SpawnFailed, find_terminal, spawn_child
 
     is_pid1 = posix.getpid() == 1
@@ -79,7 +80,7 @@ def run_init(config, child_mask, environment):
     except SpawnFailed as failure:
         code = failure.code
     else:
-        if not config.routing_chosen:
+        if not config.routing_chosen and profile_name_for_command(config.command):
             hint_at_a_profile(config.command)
         code = supervise(config, child, is_pid1, parent_alive, terminal)
     if code in config.remap_exit:

@@ -94,6 +94,37 @@ ROUTING_OPTIONS = frozenset(("profile", "graceful", "rewrite", "to-child", "to-g
                              "single-child", TINI_GROUP_FLAG))
 
 
+# The commands each profile (profiles.py) is for, as the command's argv[0]
+# (its basename, with or without a version after it: php-fpm8.2) or
+# `python -m NAME`.  Here, not in profiles.py: every start asks whether its
+# command has one (profiles.hint), and only a match loads profiles.py.
+COMMANDS = {
+    "nginx": "nginx", "php-fpm": "php-fpm", "gunicorn": "gunicorn", "celery": "celery",
+    "supervisord": "supervisord", "apache2": "apache", "httpd": "apache",
+    "haproxy": "haproxy", "unicorn": "unicorn", "puma": "puma", "sidekiq": "sidekiq",
+    "uwsgi": "uwsgi", "uvicorn": "uvicorn", "rq": "rq", "dramatiq": "dramatiq",
+}
+PYTHON_MODULES = {"gunicorn": "gunicorn", "celery": "celery", "uvicorn": "uvicorn",
+                  "dramatiq": "dramatiq", "supervisor.supervisord": "supervisord"}
+
+
+def profile_name_for_command(argv):
+    """The name of the profile meant for this command line, or None.  An
+    exact name only: `nginx`, `/usr/sbin/php-fpm8.2`, `python3.11 -m gunicorn`."""
+    name = argv[0].rpartition("/")[2]
+    if versioned(name, "python") and len(argv) > 2 and argv[1] == "-m":
+        return PYTHON_MODULES.get(argv[2])
+    if versioned(name, "php-fpm"):
+        name = "php-fpm"
+    return COMMANDS.get(name)
+
+
+def versioned(name, base):
+    """name is base, or base followed by a version: python3, python3.11."""
+    rest = name[len(base):]
+    return name.startswith(base) and (not rest or rest.replace(".", "").isdigit())
+
+
 def configure(argv, environ):
     """Build the Config from argv (without the program name) and the environment."""
     given, rest = parse_command_line(argv)

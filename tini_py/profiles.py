@@ -68,18 +68,6 @@ _TABLE = (
 )
 ALIASES = {"httpd": "apache", "php": "php-fpm", "resque": "php-resque",
            "supervisor": "supervisord"}
-# The commands each profile is for, as the command's argv[0] (its basename,
-# with or without a version after it: php-fpm8.2) or `python -m NAME`.
-COMMANDS = {
-    "nginx": "nginx", "php-fpm": "php-fpm", "gunicorn": "gunicorn", "celery": "celery",
-    "supervisord": "supervisord", "apache2": "apache", "httpd": "apache",
-    "haproxy": "haproxy", "unicorn": "unicorn", "puma": "puma", "sidekiq": "sidekiq",
-    "uwsgi": "uwsgi", "uvicorn": "uvicorn", "rq": "rq", "dramatiq": "dramatiq",
-}
-PYTHON_MODULES = {"gunicorn": "gunicorn", "celery": "celery", "uvicorn": "uvicorn",
-                  "dramatiq": "dramatiq", "supervisor.supervisord": "supervisord"}
-
-
 def lookup_profile(name):
     name = ALIASES.get(name.strip().lower(), name.strip().lower())
     for entry in _TABLE:
@@ -88,28 +76,12 @@ def lookup_profile(name):
     return None
 
 
-def profile_for_command(argv):
-    """The Profile meant for this command line, or None.  An exact name
-    only: `nginx`, `/usr/sbin/php-fpm8.2`, `python3.11 -m gunicorn`."""
-    name = argv[0].rpartition("/")[2]
-    if _versioned(name, "python") and len(argv) > 2 and argv[1] == "-m":
-        chosen = PYTHON_MODULES.get(argv[2])
-    else:
-        chosen = COMMANDS.get(name) or COMMANDS.get(name.rstrip("0123456789.")
-                                                    if _versioned(name, "php-fpm") else None)
-    return lookup_profile(chosen) if chosen else None
-
-
-def _versioned(name, base):
-    """name is base, or base followed by a version: python3, python3.11."""
-    rest = name[len(base):]
-    return name.startswith(base) and (not rest or rest.replace(".", "").isdigit())
-
-
 def hint(argv):
     """The one line tini-py says when argv is a server with a profile that
     would change something, and the user chose no routing of their own."""
-    profile = profile_for_command(argv)
+    from tini_py.config import profile_name_for_command, versioned
+    name = profile_name_for_command(argv)
+    profile = lookup_profile(name) if name else None
     if profile is None or not (profile.rewrites or profile.recipients
                                or profile.default_recipient != GROUP):
         return None
@@ -126,7 +98,7 @@ def hint(argv):
         changes.append("sends %s to the main process alone"
                        % ", ".join(short(number) for number in profile.recipients))
     shown = argv[0].rpartition("/")[2]
-    if _versioned(shown, "python"):
+    if versioned(shown, "python"):
         shown += " -m " + argv[2]
     return ("'%s' has a profile: --profile %s %s; --profile none keeps tini-py's defaults "
             "and this line away" % (shown, profile.name, " and ".join(changes)))

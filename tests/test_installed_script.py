@@ -35,8 +35,6 @@ def test_installed_script_runs_the_command():
 
 
 def test_nothing_heavy_is_imported_before_tini_py():
-    """(tini_py loads the modules every run needs past the import system:
-    -X importtime lists the package alone, and whatever they import.)"""
     code, names = imports_of("--", "true")
     assert code == 0
     before = names[:names.index("tini_py")]

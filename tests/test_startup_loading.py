@@ -1,6 +1,6 @@
-"""The modules every run needs are loaded from their bytecode, past the
-import system (tini_py.load_startup_modules) -- and only bytecode compiled
-from the sources as they are now.
+"""tini-py runs its sources as they are now: bytecode compiled from older
+sources, hash-checked bytecode and no bytecode at all are the import system's
+to handle, as for any package.
 """
 import shutil
 import subprocess
@@ -8,31 +8,9 @@ import sys
 
 import pytest
 
-from conftest import ISOLATED_BOOT, importtime_names
 from installed import copied_command, form_env, run_to_exit_3
-from tini_py import STARTUP_MODULES
 
 EDIT_MARK = b"import posix\nposix.write(2, b'edited source ran\\n')\n"
-
-
-def imported_by_import_system(form):
-    """Names -X importtime lists for one run of the form."""
-    if form.name == "zipapp":
-        argv = [form.python, "-I", "-S", "-X", "importtime", "-c", ISOLATED_BOOT, form.argv[0]]
-    else:
-        argv = [form.python, "-I", "-S", "-X", "importtime", form.argv[0]]
-    result = subprocess.run(argv + ["--", "sh", "-c", "exit 3"], env=form_env(form),
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode == 3, result.stderr
-    return importtime_names(result.stderr)
-
-
-def test_each_form_loads_its_startup_modules_past_the_import_system(installed):
-    names = imported_by_import_system(installed)
-    assert "tini_py" in names
-    through_import = [name for name in names
-                      if name.rpartition(".")[2] in STARTUP_MODULES and name.startswith("tini_py.")]
-    assert through_import == []
 
 
 def copied_installation(installed_venv, prefix):

@@ -2,7 +2,8 @@
 
     block_signals -> (isolate) -> configure -> register_with_kernel
     -> spawn_child -> supervise_child -> drain_leftovers
-    -> exit with the child's status
+    -> exit with the child's status (exitcause: why it died, when tini-py
+       did not end it)
 
 Imports are kept to what the run needs: every import is paid by every
 container start (`posix`, not `os`: ~1 ms).
@@ -16,10 +17,11 @@ def main():
     import sys
     from tini_py import log
     from tini_py.config import UsageError, configure
-    from tini_py.spawn import decoded, original_environment
+    from tini_py.spawn import decoded, original_environment, restore_launcher_path
 
     child_mask = isolate(inherited_mask)
     environment = original_environment(isolated=True)
+    restore_launcher_path(environment)
     try:
         config = configure(sys.argv[1:], decoded(environment))
     except UsageError as error:
@@ -86,19 +88,28 @@ def run_init(config, child_mask, environment):
 
 def supervise(config, child, is_pid1, parent_alive, terminal):
     from tini_py import log
+    from tini_py.exitcause import ExitCause, explain_death
     from tini_py.reap import exit_code_of
     from tini_py.supervise import Supervisor
 
+    # Read while the child execs: its OOM kills are counted from here on.
+    exit_cause = ExitCause()
     supervisor = Supervisor(config, child, is_pid1, terminal)
     if not parent_alive:
         supervisor.forward(config.pdeathsig)
     status = supervisor.supervise_child()
+    line = explain_death(exit_cause, supervisor, status)
+    if line:
+        log.warning(line)
     try:
-        supervisor.drain_leftovers()
+        if supervisor.anything_left():
+            from tini_py.drain import drain_leftovers
+            drain_leftovers(supervisor)
     except Exception as error:  # noqa: BLE001 - the child's status must survive
         log.error("internal error while stopping leftovers: %s: %s"
                   % (type(error).__name__, error))
-    supervisor.give_terminal_back()
+    if supervisor.job:
+        supervisor.job.give_terminal_back()
     return exit_code_of(status)
 
 

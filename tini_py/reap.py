@@ -12,6 +12,8 @@ import _signal
 
 from tini_py import log
 
+ESRCH = 3
+
 
 def reap_children(on_status):
     """Collect every exited child without blocking; SIGCHLD coalesces, so
@@ -53,22 +55,30 @@ def others_alive(is_pid1, group):
 
 def signal_everyone(number, is_pid1, group):
     """Send ``number`` once to every process we own (the child's group
-    included: its members are all our descendants)."""
+    included: its members are all our descendants).  Returns a Tally."""
+    tally = Tally()
     if is_pid1:
-        _kill_quietly(-1, number)
-        return
+        # kill(-1) reaches every process of the namespace but us, at once;
+        # /proc only counts them (None when it cannot).
+        tally.count_unknown = proc_problem() is not None
+        if not tally.count_unknown:
+            tally.sent = len(_others_in_namespace())
+        tally.note(_kill_error(-1, number), ours=True)
+        return tally
     pids = usable_descendants()
     if pids is None:
-        _kill_quietly(-group, number)
-        return
+        tally.count_unknown = True
+        tally.note(_kill_error(-group, number), ours=True)
+        return tally
     for pid in pids:
-        signal_descendant(pid, number)
+        tally.note(signal_descendant(pid, number))
+    return tally
 
 
 def signal_outside_group(number, is_pid1, group):
     """Send ``number`` to every process we own that is not in ``group`` --
     those a signal to the group did not reach.  Without /proc (or with one
-    of another pid namespace), to everyone."""
+    of another pid namespace), to everyone.  Returns a Tally."""
     table = None
     if proc_problem() is None:
         try:
@@ -76,8 +86,8 @@ def signal_outside_group(number, is_pid1, group):
         except OSError:
             pass
     if table is None:
-        signal_everyone(number, is_pid1, group)
-        return
+        return signal_everyone(number, is_pid1, group)
+    tally = Tally()
     parent_of, zombies, group_of = table
     for pid in (list(parent_of) if is_pid1 else tree_below_us(parent_of)):
         if pid == 1 or pid in zombies or group_of.get(pid) == group:
@@ -85,9 +95,35 @@ def signal_outside_group(number, is_pid1, group):
         if is_pid1:
             # Every process of the namespace is ours, whoever its parent is
             # (docker exec'd ones have none here): a plain kill is right.
-            _kill_quietly(pid, number)
+            tally.note(_kill_error(pid, number))
         else:
-            signal_descendant(pid, number)
+            tally.note(signal_descendant(pid, number))
+    return tally
+
+
+class Tally:
+    """What one signal to many processes did: how many got it, and why the
+    others did not (ESRCH, a process that ended meanwhile, is no refusal)."""
+
+    def __init__(self):
+        self.sent = 0
+        self.count_unknown = False  # kill(-1) or a group, with no /proc to count
+        self.refused = {}           # strerror -> how many
+
+    def note(self, error, ours=False):
+        """Count the outcome of one kill(); ``ours``: it reached many at once."""
+        if error is None:
+            self.sent += not ours
+        elif error.errno != ESRCH:
+            self.refused[error.strerror] = self.refused.get(error.strerror, 0) + 1
+
+
+def _others_in_namespace():
+    try:
+        parent_of, zombies, _ = read_process_table()
+    except OSError:
+        return []
+    return [pid for pid in parent_of if pid != 1 and pid not in zombies]
 
 
 def _group_or_children_alive(group):
@@ -107,15 +143,21 @@ def _group_or_children_alive(group):
 
 
 def _kill_quietly(target, number):
+    return _kill_error(target, number) is None
+
+
+def _kill_error(target, number):
+    """kill(); None when it was sent, else the OSError."""
     try:
         posix.kill(target, number)
-        return True
-    except OSError:
-        return False
+    except OSError as error:
+        return error
+    return None
 
 
 def signal_descendant(pid, number):
-    """Signal ``pid`` only if it is still our descendant once pinned.
+    """Signal ``pid`` only if it is still our descendant once pinned; None
+    when it was sent or is gone, else the OSError that refused it.
 
     A pidfd names one process for good; a pid can be reused by an unrelated
     process between reading /proc and kill(), a pidfd cannot.  Without
@@ -124,10 +166,14 @@ def signal_descendant(pid, number):
     """
     pidfd = _pin(pid)
     if pidfd is _GONE:
-        return
+        return None
     try:
-        if is_descendant(pid) and not _pidfd_signal(pidfd, number):
-            _kill_quietly(pid, number)
+        if not is_descendant(pid):
+            return None
+        error = _pidfd_signal(pidfd, number)
+        if error is _UNUSABLE:
+            error = _kill_error(pid, number)
+        return error
     finally:
         if pidfd is not None:
             posix.close(pidfd)
@@ -150,18 +196,24 @@ def _pin(pid):
         return None  # no descriptor left, say: is_descendant will decide
 
 
+_UNUSABLE = object()
+
+
 def _pidfd_signal(pidfd, number):
-    """Send by pidfd; False when that cannot be done (kill() instead)."""
+    """Send by pidfd: None when sent (or gone: ESRCH, and its pid may be
+    reused -- never kill() it then), _UNUSABLE when kill() must do it,
+    else the OSError that refused it."""
     if pidfd is None:
-        return False
+        return _UNUSABLE
     try:
         _signal.pidfd_send_signal(pidfd, number)
     except AttributeError:
-        return False
+        return _UNUSABLE
     except OSError as error:
-        # ESRCH: gone, and its pid may be reused -- never kill() it then.
-        return not _pidfd_missing(error)
-    return True
+        if error.errno == ESRCH:
+            return None
+        return _UNUSABLE if _pidfd_missing(error) else error
+    return None
 
 
 def _pidfd_missing(error):

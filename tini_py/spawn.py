@@ -19,6 +19,9 @@ EXIT_FORK_FAILED = 125
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 ENOENT, EAGAIN, ENOMEM, ENOTDIR = 2, 11, 12, 20
+# The caller's PATH, kept aside by the installed command's launcher line
+# while env looks up the interpreter (see tini_py/launch.py).
+LAUNCHER_PATH = b"_TINI_PY_PATH"
 
 
 class SpawnFailed(Exception):
@@ -120,6 +123,25 @@ def original_environment(isolated=False):
             # getenv() finds the first of a repeated name: keep that one.
             environment.setdefault(name, value)
     return environment
+
+
+def restore_launcher_path(environment):
+    """Undo the launcher's PATH: the command, and tini-py's own lookup of it
+    (glibc's posix_spawnp reads our C environment's PATH), get the caller's.
+
+    env -S expands an unset ${PATH} to nothing: an empty one is taken for
+    unset, the common case of the two.
+    """
+    saved = environment.pop(LAUNCHER_PATH, None)
+    if saved is None:
+        return
+    posix.unsetenv(LAUNCHER_PATH)
+    if saved:
+        environment[b"PATH"] = saved
+        posix.putenv(b"PATH", saved)
+    else:
+        environment.pop(b"PATH", None)
+        posix.unsetenv(b"PATH")
 
 
 def environment_without_locale_coercion():

@@ -4,26 +4,19 @@ The loop sleeps in sigwaitinfo()/sigtimedwait() on the blocked mask: no
 handler ever runs asynchronously, and while nothing happens the process does
 not wake up at all.  What a received signal becomes, and who gets it, is
 decided in policy.py; this module only carries decisions out, keeps the
-timers (-t, --delay, --orphan-grace) and reaps.
+timers (-t, --delay) and reaps.  After the main child: drain.py.  At a
+terminal: jobcontrol.py.
 """
 import posix
 import _signal
 import time
 
 from tini_py import log
-from tini_py.policy import GROUP, route_of
-from tini_py.reap import (describe_status, others_alive, reap_children,
-                          signal_everyone, signal_outside_group)
+from tini_py.policy import CHILD, GROUP, route_of
+from tini_py.reap import describe_status, others_alive, reap_children, signal_everyone
 from tini_py.signals import SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
 
-KILL_RETRY_SECONDS = 5.0
-# While leftovers drain, look again this often: a process that tini-py did
-# not start (docker exec, an exec probe) ends without a SIGCHLD to us.
-DRAIN_POLL_SECONDS = 0.05
-# The child stopped on one of these because of the terminal (Ctrl-Z, or
-# reading/writing it from the background): a shell job, which tini-py is,
-# must stop too so that the shell gets its terminal back.
-TERMINAL_STOPS = frozenset((_signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU))
+ESRCH, EPERM = 3, 1
 
 
 class Supervisor:
@@ -32,12 +25,10 @@ class Supervisor:
         self.child = child_pid
         self.group = child_pid
         self.is_pid1 = is_pid1
-        # terminal: which of fds 0, 1, 2 is our controlling terminal, or None.
-        # Job control is a shell's business: only on a controlling terminal
-        # (in the foreground at start or not), never as PID 1 (it cannot stop).
-        self.job_control = terminal is not None and not is_pid1
-        # The child's group is handed the terminal only when it is its stdin.
-        self.hands_terminal = terminal == 0
+        self.job = None  # at a terminal: jobcontrol.TerminalJob
+        if terminal is not None:
+            from tini_py.jobcontrol import TerminalJob
+            self.job = TerminalJob(terminal, is_pid1, child_pid)
         # Each signal's route is decided at its first arrival (policy.route_of);
         # one that needs nothing but one kill() then goes on the hot path:
         # received -> (signal, kill() target).
@@ -47,6 +38,7 @@ class Supervisor:
         self.status = None          # the main child's wait status, once reaped
         self.stop = None            # the Route of the first stop forwarded
         self.stop_deadline = None   # monotonic time of the -t SIGKILL
+        self.grace_expired = False  # the -t SIGKILL was sent
         self.held_until = None      # monotonic time a --delay'ed TERM is due
         self.delay_spent = False    # --delay holds only the first TERM
         self.child_stopped = False  # the main child is stopped (SIGSTOP, TSTP...)
@@ -84,45 +76,11 @@ class Supervisor:
                 try:
                     kill(decision[1], decision[0])
                 except OSError:
-                    self.forward(number)  # knows the fallbacks
+                    self.forward(number)  # knows the fallbacks, and says a refusal
                     return
         except Exception as error:  # noqa: BLE001 - PID 1 must not die
             log.error("internal error, carrying on: %s: %s"
                       % (type(error).__name__, error))
-
-    def drain_leftovers(self):
-        """After the main child: stop every process still there, then reap it.
-
-        Nothing tini-py started may outlive it.  Every leftover gets the
-        graceful signal -- those a stop already reached are not sent it twice
-        -- then --orphan-grace seconds, then SIGKILL.
-        """
-        # A TERM still held by --delay is void: the graceful signal below
-        # replaces it, and the child's pid and group may already be reused.
-        self.held_until = None
-        self.reap()
-        if not others_alive(self.is_pid1, self.group):
-            return
-        graceful = self.config.graceful or SIGTERM
-        if self.stop is not None and self.stop.recipient == GROUP:
-            log.info("main child is gone; sending %s to the processes outside its "
-                     "group, which the stop did not reach" % signal_name(graceful))
-            signal_outside_group(graceful, self.is_pid1, self.group)
-        else:
-            log.info("main child is gone but processes remain; sending them %s"
-                     % signal_name(graceful))
-            signal_everyone(graceful, self.is_pid1, self.group)
-        started = time.monotonic()
-        deadline = started + self.config.orphan_grace
-        if self.stop_deadline is not None:
-            deadline = min(deadline, self.stop_deadline)
-        while others_alive(self.is_pid1, self.group) and time.monotonic() < deadline:
-            self.step(self.forward_to_everyone,
-                      min(deadline, time.monotonic() + DRAIN_POLL_SECONDS))
-        if others_alive(self.is_pid1, self.group):
-            log.warning("processes still alive %.1fs after the main child exited; "
-                        "sending SIGKILL" % (time.monotonic() - started))
-            self.kill_until_gone()
 
     def step(self, on_signal, deadline=None):
         """Wait for one signal or deadline and act on it; never raise.
@@ -180,9 +138,8 @@ class Supervisor:
             log.info("received %s, dropped (rewritten to 0)" % signal_name(received))
             return
         recipient = route.recipient
-        if route.resumes and self.job_control:
-            if self.hands_terminal:
-                self.give_terminal_to_child()
+        if route.resumes and self.job and self.job.active:
+            self.job.give_terminal_to_child()
             recipient = GROUP  # the terminal stopped all of it: fg/bg resume all of it
         if self.verbose:  # the hot path: format only when shown
             log.info("received %s, forwarding %s to %s"
@@ -198,20 +155,33 @@ class Supervisor:
         return "the main child %d alone" % self.child
 
     def deliver(self, number, recipient):
+        """kill() the group or the main child.  A group that has no member
+        left (the child moved to another group) falls back to the child; one
+        that refuses it (EPERM: its members run as another user and we are
+        not root) is said, and the child is tried alone."""
         if self.status is not None:
             return  # reaped: its pid and group id may already be another's
         if recipient == GROUP:
             try:
                 posix.kill(-self.group, number)
                 return
-            except ProcessLookupError:
-                # The child left its group (setpgid/setsid to another id):
-                # fall back to the child itself.
-                pass
+            except OSError as error:
+                if error.errno != ESRCH:
+                    self.say_refused(number, GROUP, error, "; trying the main child alone")
         try:
             posix.kill(self.child, number)
-        except ProcessLookupError:
-            pass
+        except OSError as error:
+            if error.errno != ESRCH:
+                self.say_refused(number, CHILD, error, "")
+
+    def say_refused(self, number, recipient, error, then):
+        why = ""
+        if error.errno == EPERM:
+            why = " (it runs as another user, and tini-py may not signal it)"
+        target = ("process group %d" % self.group if recipient == GROUP
+                  else "the main child %d" % self.child)
+        log.warning("cannot forward %s to %s: %s%s%s"
+                    % (signal_name(number), target, error.strerror, why, then))
 
     def begin_stop(self, route):
         """A stop was forwarded: continue a stopped child so that it can act
@@ -231,14 +201,6 @@ class Supervisor:
         self.stop_deadline = time.monotonic() + self.config.grace
         log.info("%s sent; SIGKILL in %gs (-t)" % (signal_name(route.signal), self.config.grace))
 
-    def forward_to_everyone(self, received):
-        """While leftovers drain: every process gets what a signal became."""
-        route = self.route(received)
-        if route.signal:
-            signal_everyone(route.signal, self.is_pid1, self.group)
-            if route.stops:
-                self.begin_stop(route)
-
     def run_due_timers(self):
         now = time.monotonic()
         if self.held_until is not None and now >= self.held_until:
@@ -247,69 +209,27 @@ class Supervisor:
             self.forward(SIGTERM)
         if self.stop_deadline is not None and now >= self.stop_deadline:
             self.stop_deadline = None  # fire once; the loop goes on
+            self.grace_expired = True
             log.warning("grace period of %gs is over; sending SIGKILL to every process"
                         % self.config.grace)
             signal_everyone(SIGKILL, self.is_pid1, self.group)
-
-    # -- job control ------------------------------------------------------
-
-    def give_terminal_to_child(self):
-        """On fg: the shell gave the terminal to tini-py's group; pass it on.
-
-        Kernel rule: tcsetpgrp() from a background group raises SIGTTOU only
-        when SIGTTOU is not blocked -- ours is, so the call would succeed even
-        after `bg`; checking that we are the foreground keeps it the shell's.
-        """
-        try:
-            if posix.tcgetpgrp(0) == posix.getpgrp():
-                posix.tcsetpgrp(0, self.group)
-        except OSError:
-            pass
-
-    def give_terminal_back(self):
-        """Before exit: a terminal left to the child's group goes back to
-        ours.  An interactive shell takes it back itself; a script that
-        reads the terminal next would be stopped by SIGTTIN."""
-        if not self.hands_terminal:
-            return
-        try:
-            if posix.tcgetpgrp(0) == self.group:
-                posix.tcsetpgrp(0, posix.getpgrp())
-        except OSError:
-            pass  # as PID 1 our group has no number in the namespace
-
-    def on_child_stopped(self, number):
-        self.child_stopped = True
-        if self.job_control and number in TERMINAL_STOPS:
-            self.stop_job(number)
-
-    def stop_job(self, number):
-        """The terminal stopped the child's group, which it took from ours:
-        stop ours too -- the job the shell knows -- with the same signal.
-
-        Kernel rule: a stop signal at its default action stops us the moment
-        it is unblocked, unless our process group is orphaned (nobody in the
-        session outside it could continue it): then it is discarded.
-        """
-        log.info("main child stopped by %s; stopping the job too" % signal_name(number))
-        posix.kill(0, number)  # our process group, ourselves included
-        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, (number,))
-        # ... stopped here until the shell's SIGCONT (fg/bg), which stays pending.
-        _signal.pthread_sigmask(_signal.SIG_BLOCK, (number,))
-        if _signal.SIGCONT not in _signal.sigpending():
-            log.info("not stopped (process group orphaned, or the signal ignored); "
-                     "continuing the child")
-            self.deliver(_signal.SIGCONT, GROUP)
 
     # -- reaping ----------------------------------------------------------
 
     def reap(self):
         reap_children(self.on_child_status)
 
+    def anything_left(self):
+        """Once the main child is gone: is any process left to drain?"""
+        self.reap()
+        return others_alive(self.is_pid1, self.group)
+
     def on_child_status(self, pid, status):
         if posix.WIFSTOPPED(status) or posix.WIFCONTINUED(status):
             if pid == self.child and posix.WIFSTOPPED(status):
-                self.on_child_stopped(posix.WSTOPSIG(status))
+                self.child_stopped = True
+                if self.job:
+                    self.job.child_stopped(posix.WSTOPSIG(status), self.deliver)
             elif pid == self.child:
                 self.child_stopped = False
         elif pid == self.child:
@@ -319,15 +239,3 @@ class Supervisor:
             log.warning("reaped zombie process %d, which %s" % (pid, describe_status(status)))
         elif log.level >= log.DEBUG:
             log.debug("reaped process %d, which %s" % (pid, describe_status(status)))
-
-    def kill_until_gone(self):
-        give_up = time.monotonic() + KILL_RETRY_SECONDS
-        while True:
-            signal_everyone(SIGKILL, self.is_pid1, self.group)
-            self.reap()
-            if not others_alive(self.is_pid1, self.group):
-                return
-            if time.monotonic() >= give_up:
-                log.error("some processes survived SIGKILL (uninterruptible?); exiting anyway")
-                return
-            self.step(self.forward_to_everyone, time.monotonic() + 0.1)

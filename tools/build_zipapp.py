@@ -10,14 +10,18 @@ and needs neither pip nor network access:
     COPY dist/tini-py.pyz /usr/local/bin/tini-py
     ENTRYPOINT ["tini-py", "--"]
 
-Its first line is the launcher (see scripts/tini-py):
+Its first line is the launcher (see tini_py/launch.py):
 
-    #!/usr/bin/env -S --block-signal python3 -IS -c '<isolation.BOOT>'
+    #!/usr/bin/env -S --block-signal /usr/bin/python3 -IS -c '<isolation.BOOT>'
 
 env blocks every signal before the interpreter starts, `-I -S` keeps the
 application's PYTHON* variables and site hooks out, and `-c` imports the
 package from the archive without runpy (`python3 tini-py.pyz` imports
-runpy, ~3 ms).  Without GNU env: python3 -I -S /usr/local/bin/tini-py -- CMD
+runpy, ~3 ms).  The interpreter is the one that builds the archive, named
+outright: build it with the image's own python3.  `--python python3` looks
+it up on PATH when the archive starts instead (the first python3 there; a
+pyenv shim adds its variables to the command's environment).
+Without GNU env: python3 -I -S /usr/local/bin/tini-py -- CMD
 
 Each module is stored (not deflated: no zlib import) with its .pyc, compiled
 by the interpreter running this script: zipimport cannot cache bytecode, so
@@ -40,13 +44,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "tini_py"
 DEFAULT_OUTPUT = REPO / "dist" / "tini-py.pyz"
-DEFAULT_INTERPRETER = "python3"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-# Kernels before 5.1 read 127 bytes of the #! line and cut the rest.
-SHEBANG_LIMIT = 127
 
 sys.path.insert(0, str(REPO))
 from tini_py.isolation import BOOT  # noqa: E402  (the repo's own package)
+from tini_py.launch import OLD_KERNEL_LIMIT, zipapp_line  # noqa: E402
 
 # The zipapp entry point.  tini_py.__main__.main() ends the process itself
 # (os._exit with the child's status); sys.exit() covers a main() that returns.
@@ -61,10 +63,13 @@ MAIN = (
 def launcher_line(interpreter):
     """The #! line: GNU env blocks every signal, then runs the interpreter
     isolated on BOOT, which imports tini_py from this archive."""
-    line = "#!/usr/bin/env -S --block-signal %s -IS -c '%s'" % (interpreter, BOOT)
-    if len(line) > SHEBANG_LIMIT:
-        raise SystemExit("build_zipapp: the #! line would be %d bytes, more than the %d "
-                         "older kernels read; use a shorter --python" % (len(line), SHEBANG_LIMIT))
+    try:
+        line = zipapp_line(interpreter, BOOT)
+    except ValueError as error:
+        raise SystemExit("build_zipapp: %s; give another --python" % error) from None
+    if len(line) > OLD_KERNEL_LIMIT:
+        sys.stderr.write("build_zipapp: the #! line is %d bytes; kernels before 5.1 read %d "
+                         "(--python python3 makes it shorter)\n" % (len(line), OLD_KERNEL_LIMIT))
     return line.encode() + b"\n"
 
 
@@ -87,7 +92,7 @@ def package_files(package_dir):
         yield path
 
 
-def build(output, interpreter=DEFAULT_INTERPRETER):
+def build(output, interpreter=sys.executable):
     package_dir = REPO / PACKAGE
     if not (package_dir / "__main__.py").is_file():
         raise SystemExit("build_zipapp: %s/__main__.py not found" % package_dir)
@@ -122,9 +127,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT,
                         help="where to write the archive (default: dist/tini-py.pyz)")
-    parser.add_argument("--python", "-p", default=DEFAULT_INTERPRETER,
-                        help="interpreter the launcher line runs, a name looked up in PATH "
-                        "or an absolute path (default: %(default)s)")
+    parser.add_argument("--python", "-p", default=sys.executable,
+                        help="interpreter the launcher line runs: an absolute path, or a "
+                        "name looked up on PATH (default: this one, %(default)s)")
     args = parser.parse_args(argv)
     output = build(args.output.resolve(), args.python)
     print("built %s (%d bytes)" % (output, output.stat().st_size))

@@ -68,7 +68,7 @@ def form_env(form, extra=None, path=None):
 
 def copy_sources(target):
     """What pip needs to build tini-py: pyproject.toml and what it names."""
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, target / name)
     for name in ("tini_py", "scripts"):
         shutil.copytree(REPO / name, target / name,

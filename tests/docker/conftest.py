@@ -393,13 +393,21 @@ def _debootstrap(rootfs, recipe=BASE_RECIPE):
     return None
 
 
+# dpkg-query -W -f DPKG_FORMAT: what installed_packages() reads.
+DPKG_FORMAT = "${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\n"
+
+
 def _installed_packages():
-    """{package: [[alternative, ...], ...]} for every installed package."""
-    result = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\n"],
-        capture_output=True, text=True, check=True)
+    """{package: [[alternative, ...], ...]} for every package installed here."""
+    result = subprocess.run(["dpkg-query", "-W", "-f", DPKG_FORMAT],
+                            capture_output=True, text=True, check=True)
+    return installed_packages(result.stdout)
+
+
+def installed_packages(listing):
+    """{package: [[alternative, ...], ...]} from dpkg-query -W -f DPKG_FORMAT."""
     packages = {}
-    for line in result.stdout.splitlines():
+    for line in listing.splitlines():
         name, status, depends = (line.split("\t") + ["", ""])[:3]
         if not status.startswith("ii"):
             continue
@@ -413,6 +421,22 @@ def _installed_packages():
     return packages
 
 
+def dependency_closure(installed, roots, skip=()):
+    """roots and every installed package they need (Depends, Pre-Depends;
+    of alternatives, the first one installed), but none of skip."""
+    chosen, todo = set(), list(roots)
+    while todo:
+        package = todo.pop()
+        if package in chosen or package in skip:
+            continue
+        chosen.add(package)
+        for alternatives in installed[package]:
+            present = [a for a in alternatives if a in installed]
+            if present:
+                todo.append(present[0])
+    return chosen
+
+
 def _assemble_from_host(rootfs):
     """Copy the files of HOST_ROOTS and their installed dependencies."""
     if shutil.which("dpkg-query") is None:
@@ -421,16 +445,7 @@ def _assemble_from_host(rootfs):
     missing = [root for root in HOST_ROOTS if root not in installed]
     if missing:
         return "packages not installed here: %s" % ", ".join(missing)
-    chosen, todo = set(), list(HOST_ROOTS)
-    while todo:
-        package = todo.pop()
-        if package in chosen or package in HOST_SKIP:
-            continue
-        chosen.add(package)
-        for alternatives in installed[package]:
-            present = [a for a in alternatives if a in installed]
-            if present:
-                todo.append(present[0])
+    chosen = dependency_closure(installed, HOST_ROOTS, skip=HOST_SKIP)
     _note("assembling a rootfs from %d host packages" % len(chosen))
     rootfs.mkdir(parents=True)
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -618,8 +633,12 @@ class Container:
         return self.inspect()["State"]["ExitCode"]
 
     def logs(self):
+        return "".join(self.streams())
+
+    def streams(self):
+        """(stdout, stderr) of the container so far."""
         result = self.engine("logs", self.id, check=False)
-        return result.stdout + result.stderr
+        return result.stdout, result.stderr
 
     def events(self):
         """Lines of /out/events (written by tests/docker/worker.py)."""

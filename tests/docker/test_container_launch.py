@@ -15,7 +15,8 @@ import pytest
 
 from installed import FATAL, ExecEvents, signal_after_exec
 
-from .conftest import LABEL
+from .conftest import LABEL, OTHER_RELEASES
+from .servers_util import record
 
 TERM_EXIT = 143
 EXIT = 7
@@ -36,20 +37,21 @@ def docker_cli(engine, *args):
 
 
 def term_after_exec_in_a_container(engine, image, delay_ms):
-    """docker run IMAGE sleep 30.<token>; TERM from the host delay_ms after the
-    container's process exec'd.  Returns (exit code or None if it kept
-    running, ms exec -> TERM, ms exec -> the launcher's exec of python3)."""
+    """docker run IMAGE sleep 30.<token> (an InstalledImage); TERM from the
+    host delay_ms after the container's process exec'd.  Returns (exit code
+    or None if it kept running, ms exec -> TERM, ms exec -> the launcher's
+    exec of python3)."""
     name = "tini-py-early-%s" % uuid.uuid4().hex[:12]
     token = "30.%d" % (uuid.uuid4().int % 10 ** 9)
-    wanted = token.encode()
+    wanted, command = token.encode(), image.command.encode()
 
     def container_process(pid, words):
-        return wanted in words and b"/usr/local/bin/tini-py" in words
+        return wanted in words and command in words
 
     try:
         with ExecEvents() as events:
             cli = docker_cli(engine, "run", "-d", "--name", name, "--network", "none",
-                             "--label", LABEL, image, "sleep", token)
+                             "--label", LABEL, image.tag, "sleep", token)
             pid, stamp, sent_ms = signal_after_exec(events, container_process, delay_ms)
             python_exec = events.next_exec_of(pid, timeout=1)
         cli.communicate(timeout=60)
@@ -68,22 +70,28 @@ def term_after_exec_in_a_container(engine, image, delay_ms):
     return code, sent_ms, blocked_ms
 
 
-@pytest.mark.parametrize("delay_ms", [1, 5, 20])
-def test_term_right_after_the_containers_exec_is_not_lost(docker_engine, tini_image, delay_ms):
+@pytest.mark.parametrize("installed_image, delay_ms", [
+    *[pytest.param("bookworm-zipapp", delay, id=str(delay)) for delay in (1, 5, 20)],
+    *[pytest.param(name, 1, id=name + "-1") for name in OTHER_RELEASES],
+], indirect=["installed_image"])
+def test_term_right_after_the_containers_exec_is_not_lost(docker_engine, installed_image,
+                                                          delay_ms):
     """As in tests/test_launch.py: every TERM that comes after the launcher
     blocked the signals reaches the command (`sleep` dies: exit 143)."""
     counted, early = [], []
     for _ in range(20):
         if len(counted) == 5:
             break
-        code, sent_ms, blocked_ms = term_after_exec_in_a_container(docker_engine, tini_image,
-                                                                   delay_ms)
+        code, sent_ms, blocked_ms = term_after_exec_in_a_container(docker_engine,
+                                                                   installed_image, delay_ms)
         if sent_ms > delay_ms + 2:
             continue  # the sender was late: not a test of the window
         if blocked_ms is not None and sent_ms < blocked_ms:
             early.append((code, round(sent_ms, 2), round(blocked_ms, 2)))
             continue
         counted.append((code, round(sent_ms, 2), blocked_ms and round(blocked_ms, 2)))
+    record("TERM after exec", image=installed_image.tag, delay_ms=delay_ms, counted=counted,
+           early=early)
     assert len(counted) == 5, "too few runs after the launcher blocked: %r" % early
     lost = [run for run in counted if run[0] != TERM_EXIT]
     assert not lost, ("TERM %s ms after the container's exec: %d of 5 lost "

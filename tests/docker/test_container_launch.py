@@ -26,6 +26,13 @@ import os, threading, time
 open("/out/sitecustomize.%d" % os.getpid(), "w").close()
 threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
 """
+# Other Debian releases: the shortest delay at which most container starts
+# have the launcher's signals blocked already.  A TERM before that is
+# dropped by the kernel (PID 1, no handler yet) and the run tests nothing.
+# Debian 13's env blocks later: exec -> SigBlk set, polled from the host,
+# median 0.7-1.3 ms, p90 3-4 ms here, against 0.6-0.7 ms and 1.1-1.9 ms on
+# Debian 11 and 12; at 1 ms only 1-4 runs of 20 came after the block.
+SHORTEST_DELAY_MS = {"bullseye": 1, "trixie": 2}
 PTH = ("import os, threading, time; open('/out/pth.%d' % os.getpid(), 'w').close(); "
        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n")
 
@@ -70,9 +77,14 @@ def term_after_exec_in_a_container(engine, image, delay_ms):
     return code, sent_ms, blocked_ms
 
 
+def at_shortest_delay(image):
+    delay = SHORTEST_DELAY_MS[image.split("-")[0]]
+    return pytest.param(image, delay, id="%s-%d" % (image, delay))
+
+
 @pytest.mark.parametrize("installed_image, delay_ms", [
     *[pytest.param("bookworm-zipapp", delay, id=str(delay)) for delay in (1, 5, 20)],
-    *[pytest.param(name, 1, id=name + "-1") for name in OTHER_RELEASES],
+    *map(at_shortest_delay, OTHER_RELEASES),
 ], indirect=["installed_image"])
 def test_term_right_after_the_containers_exec_is_not_lost(docker_engine, installed_image,
                                                           delay_ms):

@@ -14,6 +14,12 @@ network inside containers):
 * ``tini_image``: Dockerfile.example built on the base image with
   ``--network none``; tini-py inside is the zipapp tools/build_zipapp.py
   builds there, with the image's python3.
+* ``installed_images`` / ``installed_image``: tini-py installed in each form
+  on each Debian release (bookworm's zipapp is ``tini_image``; bullseye and
+  trixie get the zipapp and a pip-installed venv, images/venv.Dockerfile),
+  and on php-fpm with python3-minimal alone (``php_minimal_image``,
+  images/php-python3-minimal.Dockerfile).  Bases by debootstrap, cached by
+  recipe hash; every build offline.
 * ``containers``: starts containers (always ``--network none``, labelled
   ``tini-py-test``) and removes them after the test.
 

@@ -119,7 +119,7 @@ def test_p_stops_tini_py_when_its_parent_dies(installed_image, containers, pdeat
     ctr.exec("kill", "-KILL", str(parent), check=True)
     killed = time.monotonic()
     stops = pdeathsig and installed_image.has_ctypes
-    deadline = killed + (10 if stops else 2)
+    deadline = killed + (10 if stops else 1)
     while parent_of(ctr, tini_py) is not None and time.monotonic() < deadline:
         time.sleep(0.1)
     alive = parent_of(ctr, tini_py)

@@ -756,7 +756,7 @@ def php_minimal_image(docker_engine, php_minimal_base_image, base_image, tmp_pat
 
 def setuptools_wheel():
     """SETUPTOOLS's wheel, downloaded from PyPI once into STATE/wheels."""
-    folder = STATE / "wheels"
+    folder = STATE / "setuptools-wheel"
     version = SETUPTOOLS.split("==")[1]
     with _locked("wheels.lock"):
         wheels = sorted(folder.glob("setuptools-%s-*.whl" % version))

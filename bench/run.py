@@ -91,7 +91,7 @@ def make_console_script(tmp, given):
         return given
     source = os.path.join(tmp, "src")
     os.mkdir(source)
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(os.path.join(REPO, name), source)
     for name in ("tini_py", "scripts"):  # pip builds in the source tree: not in ours
         shutil.copytree(os.path.join(REPO, name), os.path.join(source, name),

@@ -19,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,10 +77,19 @@ def copy_sources(target):
 
 
 @pytest.fixture(scope="session")
-def installed_venv(tmp_path_factory):
+def installed_venv():
     """`python3 -m venv V && V/bin/pip install <repo>`, from a copy of the
-    sources (pip builds in the source tree)."""
-    root = tmp_path_factory.mktemp("installed")
+    sources (pip builds in the source tree).  V is short, as an image's
+    /opt/venv is: the launcher line names V/bin only when the whole line
+    fits the 127 bytes old kernels read (tini_py/launch.py)."""
+    root = Path(tempfile.mkdtemp(prefix="tpy-", dir="/tmp"))
+    try:
+        yield _install_into_venv(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _install_into_venv(root):
     source = root / "src"
     source.mkdir()
     copy_sources(source)
@@ -119,10 +129,13 @@ def run_to_exit_3(argv, form):
 
 @pytest.fixture(scope="session")
 def installed_zipapp(tmp_path_factory, installed_venv):
-    """tools/build_zipapp.py's archive, run by the same python3."""
+    """tools/build_zipapp.py's archive, run by the same python3, named on its
+    launcher line as a developer builds it (--python: no shim in between;
+    the default PATH lookup is what the container tests' zipapp has)."""
     output = tmp_path_factory.mktemp("zipapp") / "tini-py"
     subprocess.run([installed_venv.python, str(REPO / "tools" / "build_zipapp.py"),
-                    "--output", str(output)], check=True, capture_output=True, timeout=120)
+                    "--output", str(output), "--python", installed_venv.python],
+                   check=True, capture_output=True, timeout=120)
     return Installed("zipapp", [str(output)], installed_venv.bin)
 
 

@@ -17,10 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO, UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
+from conftest import ISOLATED_BOOT, REPO, UNSHARE, _clean_signals, descendants, kill_quietly, wait_for
+from tini_py.launch import GENERIC, installed_command_line
 from installed import (ExecEvents, copied_command, form_env, parent_of, run_to_exit_3,
                        signal_after_exec)
 
@@ -274,3 +276,40 @@ def test_command_without_its_package(installed_venv, tmp_path):
     command = copied_command(installed_venv, tmp_path)
     code, err = run_to_exit_3([str(command)], installed_venv)
     assert code == 125 and err == "tini-py: cannot find the tini_py package next to %s\n" % command
+
+
+# ------------------------------------------- the interpreter the line names
+
+def test_pip_writes_the_line_setup_py_built_naming_the_venvs_interpreter(installed_venv):
+    with open(installed_venv.argv[0]) as script:
+        first = script.readline().rstrip("\n")
+    assert first == installed_command_line(str(installed_venv.bin))
+    assert first == ("#!/usr/bin/env -S --block-signal _TINI_PY_PATH=${PATH} PATH=%s:${PATH} "
+                     "python3\\_-IS" % installed_venv.bin)
+
+
+@pytest.mark.parametrize("directory", ["/" + "d" * 60 + "/bin", "/opt/my venv/bin",
+                                       "/opt/a:b/bin", "/opt/$HOME/bin", ""])
+def test_a_directory_the_line_cannot_carry_keeps_the_path_lookup(directory):
+    """Longer than the 127 bytes kernels before 5.1 read, or a character
+    env -S would take as syntax (or `:`, a PATH separator)."""
+    assert installed_command_line(directory) == GENERIC
+
+
+def test_the_zipapps_line_names_its_interpreter(installed_zipapp):
+    with open(installed_zipapp.argv[0], "rb") as archive:
+        first = archive.readline().decode().rstrip("\n")
+    assert first == "#!/usr/bin/env -S --block-signal %s -IS -c '%s'" % (
+        installed_zipapp.python, ISOLATED_BOOT)
+
+
+def test_a_missing_interpreter_dir_falls_back_to_the_callers_path(installed_venv, tmp_path):
+    """A wheel built elsewhere (a temporary build environment, another
+    machine) names a directory that is not there: env looks further along."""
+    (tmp_path / "bin").mkdir()
+    command = tmp_path / "bin" / "tini-py"
+    text = Path(installed_venv.argv[0]).read_text()
+    command.write_text(installed_command_line("/nonexistent/bin") + "\n" + text.split("\n", 1)[1])
+    command.chmod(0o755)
+    (tmp_path / "lib").symlink_to(installed_venv.bin.parent / "lib")
+    assert run_to_exit_3([str(command)], installed_venv) == (3, "")

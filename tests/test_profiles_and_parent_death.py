@@ -25,10 +25,17 @@ PROFILES = {
     "haproxy": {S.SIGTERM: S.SIGUSR1, S.SIGHUP: S.SIGUSR2},
     "puma": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGUSR2},
     "sidekiq": {S.SIGTERM: S.SIGTERM, S.SIGTSTP: S.SIGTSTP},
+    "uwsgi": {S.SIGTERM: S.SIGINT, S.SIGHUP: S.SIGHUP},
+    "uvicorn": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP, S.SIGTTIN: S.SIGTTIN},
+    "rq": {S.SIGTERM: S.SIGTERM},
+    "dramatiq": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP},
+    "none": {S.SIGTERM: S.SIGTERM, S.SIGHUP: S.SIGHUP},
 }
-# Checked against the real server by tests/docker/test_real_servers.py.
-VERIFIED = {"nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
-            "unicorn", "puma", "sidekiq"}
+# Checked against the real server by tests/docker/test_real_servers.py and
+# test_real_python_servers.py ("none" is tini-py's defaults, which the whole
+# suite checks).
+VERIFIED = {"none", "nginx", "php-fpm", "gunicorn", "celery", "supervisord", "apache", "haproxy",
+            "unicorn", "puma", "sidekiq", "uwsgi", "uvicorn", "rq", "dramatiq"}
 
 
 def check_mapping(proc, log, sent, expected):

@@ -25,7 +25,7 @@ def main():
     try:
         config = configure(sys.argv[1:], decoded(environment))
     except UsageError as error:
-        log.error("%s (see 'tini-py --help')" % error)
+        log.error(error.line())
         posix._exit(2)
     log.set_level(config.verbosity)
     if config.action != "run":
@@ -65,6 +65,7 @@ def started_isolated(flags):
 def run_init(config, child_mask, environment):
     import posix
     from tini_py import log
+    from tini_py.config import profile_name_for_command
     from tini_py.spawn import SpawnFailed, find_terminal, spawn_child
 
     is_pid1 = posix.getpid() == 1
@@ -79,6 +80,8 @@ def run_init(config, child_mask, environment):
     except SpawnFailed as failure:
         code = failure.code
     else:
+        if not config.routing_chosen and profile_name_for_command(config.command):
+            hint_at_a_profile(config.command)
         code = supervise(config, child, is_pid1, parent_alive, terminal)
     if code in config.remap_exit:
         log.info("exit status %d remapped to 0 (-e)" % code)
@@ -86,11 +89,20 @@ def run_init(config, child_mask, environment):
     return code
 
 
+def hint_at_a_profile(command):
+    """A server that has a profile, run with tini-py's defaults: say so once
+    (while the command starts)."""
+    from tini_py import log
+    from tini_py.profiles import hint
+    line = hint(command)
+    if line:
+        log.warning(line)
+
+
 def supervise(config, child, is_pid1, parent_alive, terminal):
     from tini_py import log
     from tini_py.exitcause import ExitCause, explain_death
-    from tini_py.reap import exit_code_of
-    from tini_py.supervise import Supervisor
+    from tini_py.supervise import Supervisor, exit_code_of
 
     # Read while the child execs: its OOM kills are counted from here on.
     exit_cause = ExitCause()
@@ -123,7 +135,7 @@ def run_action(config, child_mask):
             return run_prestop(config.extra_args)
         except UsageError as error:
             from tini_py import log
-            log.error("%s (see 'tini-py --help')" % error)
+            log.error(error.line())
             return 2
     if config.action == "help":
         from tini_py.helptext import HELP
@@ -131,6 +143,9 @@ def run_action(config, child_mask):
     if config.action == "list-profiles":
         from tini_py.profiles import describe_profiles
         return write_stdout(describe_profiles())
+    if config.action == "show-routes":
+        from tini_py.showroutes import describe_routes
+        return write_stdout(describe_routes(config))
     from tini_py import __version__
     return write_stdout("tini-py %s\n" % __version__)
 

@@ -13,18 +13,26 @@ USAGE = "tini-py [OPTIONS] [--] COMMAND [ARG...]"
 
 
 class UsageError(Exception):
-    """Bad command line or environment: one line on stderr, exit status 2."""
+    """Bad command line or environment: one line on stderr, exit status 2,
+    ending with one hint (by default, to --help)."""
+
+    def __init__(self, message, hint="see 'tini-py --help'"):
+        Exception.__init__(self, message)
+        self.hint = hint
+
+    def line(self):
+        return "%s (%s)" % (self, self.hint)
 
 
 class Config:
     __slots__ = (
         "action", "command", "rewrites", "grace", "orphan_grace", "remap_exit",
         "verbosity", "warn_reap", "pdeathsig", "delay", "extra_args",
-        "default_recipient", "recipients",
+        "default_recipient", "recipients", "routing_chosen",
     )
 
     def __init__(self):
-        self.action = "run"          # run | help | version | list-profiles | prestop
+        self.action = "run"          # run | help | version | list-profiles | show-routes | prestop
         self.command = []
         self.rewrites = {}           # received signal -> forwarded signal (0 = drop)
         self.grace = None            # -t: seconds from a stop to SIGKILL, None = never
@@ -37,6 +45,7 @@ class Config:
         self.extra_args = []         # the arguments of a subcommand (prestop)
         self.default_recipient = GROUP  # who gets a forwarded signal ...
         self.recipients = {}         # ... unless this says otherwise for it
+        self.routing_chosen = False  # a profile, rewrite or recipient was given
 
     def route_all(self, recipient):
         """Every forwarded signal to ``recipient``, forgetting per-signal routes."""
@@ -69,6 +78,7 @@ OPTIONS = {
     "version": ("V", False, None),
     "help": ("h", False, None),
     "list-profiles": (None, False, None),
+    "show-routes": (None, False, None),
 }
 _BY_SHORT = {short: name for name, (short, _, _) in OPTIONS.items() if short}
 SUBCOMMANDS = ("prestop",)
@@ -78,6 +88,41 @@ ROUTE_OPTIONS = {"to-child": CHILD, "to-group": GROUP}
 # takes the graceful signal.  A word after -g that names a signal, or looks
 # like one, is its value; any other word (`--`, the command) means tini's flag.
 TINI_GROUP_FLAG = "tini -g"
+# Any of these says the user chose what signals become and who gets them:
+# tini-py then gives no hint about a profile (profiles.hint).
+ROUTING_OPTIONS = frozenset(("profile", "graceful", "rewrite", "to-child", "to-group",
+                             "single-child", TINI_GROUP_FLAG))
+
+
+# The commands each profile (profiles.py) is for, as the command's argv[0]
+# (its basename, with or without a version after it: php-fpm8.2) or
+# `python -m NAME`.  Here, not in profiles.py: every start asks whether its
+# command has one (profiles.hint), and only a match loads profiles.py.
+COMMANDS = {
+    "nginx": "nginx", "php-fpm": "php-fpm", "gunicorn": "gunicorn", "celery": "celery",
+    "supervisord": "supervisord", "apache2": "apache", "httpd": "apache",
+    "haproxy": "haproxy", "unicorn": "unicorn", "puma": "puma", "sidekiq": "sidekiq",
+    "uwsgi": "uwsgi", "uvicorn": "uvicorn", "rq": "rq", "dramatiq": "dramatiq",
+}
+PYTHON_MODULES = {"gunicorn": "gunicorn", "celery": "celery", "uvicorn": "uvicorn",
+                  "dramatiq": "dramatiq", "supervisor.supervisord": "supervisord"}
+
+
+def profile_name_for_command(argv):
+    """The name of the profile meant for this command line, or None.  An
+    exact name only: `nginx`, `/usr/sbin/php-fpm8.2`, `python3.11 -m gunicorn`."""
+    name = argv[0].rpartition("/")[2]
+    if versioned(name, "python") and len(argv) > 2 and argv[1] == "-m":
+        return PYTHON_MODULES.get(argv[2])
+    if versioned(name, "php-fpm"):
+        name = "php-fpm"
+    return COMMANDS.get(name)
+
+
+def versioned(name, base):
+    """name is base, or base followed by a version: python3, python3.11."""
+    rest = name[len(base):]
+    return name.startswith(base) and (not rest or rest.replace(".", "").isdigit())
 
 
 def configure(argv, environ):
@@ -221,7 +266,7 @@ def apply_command_line(config, given):
             verbosity = (log.WARNING if verbosity is None else verbosity) + 1
         elif name == "quiet":
             verbosity = log.ERROR
-        elif name in ("help", "version", "list-profiles"):
+        elif name in ("help", "version", "list-profiles", "show-routes"):
             config.action = name
         elif name == "remap-exit" and not any(n == name for n, _ in rest):
             # The list given on the command line replaces its variable's.
@@ -248,6 +293,8 @@ def apply_layer(config, given, where):
     """
     given = sorted(given, key=lambda item: not _routes_everything(*item))
     for name, value in given:
+        if name in ROUTING_OPTIONS:
+            config.routing_chosen = True
         if name == "profile":
             continue  # applied first, by apply_profiles
         elif name == TINI_GROUP_FLAG:
@@ -288,6 +335,7 @@ def apply_profiles(config, given, environ):
         if name == "profile":
             chosen = (value, "--profile")
     if chosen is not None:
+        config.routing_chosen = True
         apply_profile(config, *chosen)
 
 
@@ -295,7 +343,8 @@ def apply_profile(config, name, where):
     from tini_py.profiles import lookup_profile
     profile = lookup_profile(name)
     if profile is None:
-        raise UsageError("%s: unknown profile %r (see 'tini-py --list-profiles')" % (where, name))
+        raise UsageError("%s: unknown profile %r" % (where, name),
+                         hint="see 'tini-py --list-profiles'")
     config.rewrites.update(profile.rewrites)
     config.route_all(profile.default_recipient)
     config.recipients.update(profile.recipients)

@@ -9,7 +9,7 @@ import time
 
 from tini_py import log
 from tini_py.policy import GROUP
-from tini_py.reap import others_alive, signal_everyone, signal_outside_group
+from tini_py.processes import signal_everyone, signal_outside_group
 from tini_py.signals import SIGKILL, SIGTERM, signal_name
 
 KILL_RETRY_SECONDS = 5.0
@@ -37,17 +37,13 @@ def drain_leftovers(supervisor):
             if route.stops:
                 supervisor.begin_stop(route)
 
-    while still_there(supervisor) and time.monotonic() < deadline:
+    while supervisor.anything_left() and time.monotonic() < deadline:
         supervisor.step(forward_to_everyone,
                         min(deadline, time.monotonic() + DRAIN_POLL_SECONDS))
-    if still_there(supervisor):
+    if supervisor.anything_left():
         log.warning("processes still alive %.1fs after the main child exited; "
                     "sending SIGKILL" % (time.monotonic() - started))
         kill_until_gone(supervisor, forward_to_everyone)
-
-
-def still_there(supervisor):
-    return others_alive(supervisor.is_pid1, supervisor.group)
 
 
 def send_graceful_signal(supervisor):
@@ -60,6 +56,9 @@ def send_graceful_signal(supervisor):
     else:
         tally = signal_everyone(graceful, supervisor.is_pid1, supervisor.group)
         where = "left"
+    if tally.reached:
+        log.info("main child is gone; waiting up to %gs for %s of its group, which the "
+                 "stop reached" % (supervisor.config.orphan_grace, processes(tally.reached)))
     if tally.count_unknown:
         log.info("main child is gone; sent %s to every process left (no /proc to count "
                  "them)" % signal_name(graceful))
@@ -80,7 +79,7 @@ def kill_until_gone(supervisor, forward_to_everyone):
     while True:
         tally = signal_everyone(SIGKILL, supervisor.is_pid1, supervisor.group)
         supervisor.reap()
-        if not still_there(supervisor):
+        if not supervisor.anything_left():
             return
         if time.monotonic() >= give_up:
             if tally.refused:

@@ -23,7 +23,8 @@ options (environment variable in brackets; the command line wins):
       --delay SECONDS     hold a received SIGTERM this long before forwarding
                           it; a second SIGTERM goes at once    [TINI_PY_DELAY]
       --profile NAME      graceful signal and rewrites of a known server
-                          (see --list-profiles)              [TINI_PY_PROFILE]
+                          (see --list-profiles; `none`: tini-py's defaults,
+                          and no hint that a server has one) [TINI_PY_PROFILE]
       --to-child SIG[,SIG]
                           forward these signals (after rewriting) to the main
                           child alone, not its process group; `all` for every
@@ -45,6 +46,9 @@ options (environment variable in brackets; the command line wins):
   -v, --verbose           more log lines on stderr; -vv for debug
   -q, --quiet             errors only       [TINI_PY_VERBOSITY, TINI_VERBOSITY 0-3]
       --list-profiles     list the profiles and exit
+      --show-routes       print what each signal becomes and who gets it with
+                          the options given, and exit (a command after it is
+                          not run)
   -V, --version           print the version and exit
   -h, --help              print this help and exit
 

@@ -14,7 +14,9 @@ script that adds its own variables to everything it starts and costs ~30 ms.
   _TINI_PY_PATH; tini-py restores it at start (spawn.restore_launcher_path).
   A directory that is gone (a wheel built elsewhere, in a temporary build
   environment) costs nothing: env then finds python3 on the caller's PATH.
-* The zipapp, a file built for one image, names its interpreter outright.
+* The zipapp is a file copied into images: by default its line looks
+  python3 up on PATH (images have no shims); built with --python PATH for a
+  developer's machine, it names that interpreter outright.
 """
 from tini_py.spawn import LAUNCHER_PATH
 
@@ -36,7 +38,7 @@ def installed_command_line(interpreter_dir):
     """The #! line of the pip-installed command built by the interpreter in
     interpreter_dir; the generic one (PATH lookup) when that directory cannot
     be written on the line or would make it longer than old kernels read."""
-    line = ("#!/usr/bin/env -S --block-signal %s=${PATH} PATH=%s:${PATH} python3\\_-I\\_-S"
+    line = ("#!/usr/bin/env -S --block-signal %s=${PATH} PATH=%s:${PATH} python3\\_-IS"
             % (LAUNCHER_PATH.decode(), interpreter_dir))
     if not plain(interpreter_dir) or len(line) > OLD_KERNEL_LIMIT:
         return GENERIC

@@ -97,7 +97,7 @@ def why_pid1_is_not_tini_py():
     was told to run -- not any word of argv (`sh -c "tini-py -- app"` is a
     shell, and PID 1 then is sh, which drops the signal).
     """
-    from tini_py.reap import check_proc
+    from tini_py.processes import check_proc
     problem = check_proc()
     if problem:
         return "cannot tell what PID 1 is: " + problem
@@ -218,7 +218,7 @@ def wait_for_children_of_pid1(seconds):
     """True when PID 1 has no living child (within ``seconds``); OSError
     when /proc does not show them -- an empty answer we cannot see behind
     must not pass for "the main child has exited"."""
-    from tini_py.reap import check_proc
+    from tini_py.processes import check_proc
     problem = check_proc()
     if problem:
         raise OSError(errno.ENOENT, problem, "/proc")
@@ -263,7 +263,7 @@ def act_as_unblocked(number):
 
 
 def living_children_of_pid1():
-    from tini_py.reap import read_stat
+    from tini_py.processes import read_stat
     with open("/proc/1/task/1/children") as source:
         pids = [int(pid) for pid in source.read().split()]
     return [pid for pid in pids if (read_stat(pid) or (0, "Z"))[1] != "Z"]

@@ -51,19 +51,57 @@ _TABLE = (
      "TERM graceful (exits 143); HUP stops, USR1 phased restart, USR2 restart"),
     ("sidekiq", {}, (), True,
      "TERM stops fetching and finishes jobs within its -t; TSTP quiets"),
+    ("uwsgi", {"TERM": "INT"}, ALL, True,
+     "TERM reloads brutally, INT stops at once (graceful with a master hook), HUP reloads"),
+    ("uvicorn", {}, ALL, True,
+     "TERM/INT graceful; HUP restarts the workers one by one, TTIN/TTOU add/remove one"),
+    ("rq", {}, (), True,
+     "TERM/INT warm shutdown (the job finishes), a second one cold; the work-horse has its"
+     " own process group"),
+    ("dramatiq", {}, ALL, True,
+     "TERM graceful (a second TERM kills a worker); HUP restarts; every signal to the main"
+     " process only"),
     ("php-resque", {"TERM": "QUIT"}, (), False,
      "TERM/INT kill the running job, QUIT waits for it to finish"),
+    ("none", {}, (), True,
+     "tini-py's defaults: no rewrite, every signal to the process group"),
 )
 ALIASES = {"httpd": "apache", "php": "php-fpm", "resque": "php-resque",
            "supervisor": "supervisord"}
-
-
 def lookup_profile(name):
     name = ALIASES.get(name.strip().lower(), name.strip().lower())
     for entry in _TABLE:
         if entry[0] == name:
             return Profile(*entry)
     return None
+
+
+def hint(argv):
+    """The one line tini-py says when argv is a server with a profile that
+    would change something, and the user chose no routing of their own."""
+    from tini_py.config import profile_name_for_command, versioned
+    name = profile_name_for_command(argv)
+    profile = lookup_profile(name) if name else None
+    if profile is None or not (profile.rewrites or profile.recipients
+                               or profile.default_recipient != GROUP):
+        return None
+    from tini_py.signals import signal_name
+
+    def short(number):
+        return signal_name(number)[3:]
+    changes = ["rewrites " + ", ".join("%s to %s" % (short(a), short(b))
+                                       for a, b in profile.rewrites.items())] \
+        if profile.rewrites else []
+    if profile.default_recipient == CHILD:
+        changes.append("sends every signal to the main process alone")
+    elif profile.recipients:
+        changes.append("sends %s to the main process alone"
+                       % ", ".join(short(number) for number in profile.recipients))
+    shown = argv[0].rpartition("/")[2]
+    if versioned(shown, "python"):
+        shown += " -m " + argv[2]
+    return ("'%s' has a profile: --profile %s %s; --profile none keeps tini-py's defaults "
+            "and this line away" % (shown, profile.name, " and ".join(changes)))
 
 
 def describe_profiles():

@@ -6,6 +6,10 @@ not wake up at all.  What a received signal becomes, and who gets it, is
 decided in policy.py; this module only carries decisions out, keeps the
 timers (-t, --delay) and reaps.  After the main child: drain.py.  At a
 terminal: jobcontrol.py.
+
+Kernel rule: a process whose parent does not wait for it stays a zombie; as
+PID 1 (or a child subreaper) every orphan below us becomes our child, so
+tini-py reaps all of them, not only the command.
 """
 import posix
 import _signal
@@ -13,7 +17,6 @@ import time
 
 from tini_py import log
 from tini_py.policy import CHILD, GROUP, route_of
-from tini_py.reap import describe_status, others_alive, reap_children, signal_everyone
 from tini_py.signals import SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
 
 ESRCH, EPERM = 3, 1
@@ -212,6 +215,7 @@ class Supervisor:
             self.grace_expired = True
             log.warning("grace period of %gs is over; sending SIGKILL to every process"
                         % self.config.grace)
+            from tini_py.processes import signal_everyone
             signal_everyone(SIGKILL, self.is_pid1, self.group)
 
     # -- reaping ----------------------------------------------------------
@@ -222,7 +226,16 @@ class Supervisor:
     def anything_left(self):
         """Once the main child is gone: is any process left to drain?"""
         self.reap()
-        return others_alive(self.is_pid1, self.group)
+        if self.is_pid1:
+            # Every run ends here: as PID 1, kill(-1, 0) answers without
+            # processes.py (it reaches every process of the namespace but us).
+            try:
+                posix.kill(-1, 0)
+            except OSError:
+                return False
+            return True
+        from tini_py.processes import descendants_alive
+        return descendants_alive(self.group)
 
     def on_child_status(self, pid, status):
         if posix.WIFSTOPPED(status) or posix.WIFCONTINUED(status):
@@ -239,3 +252,31 @@ class Supervisor:
             log.warning("reaped zombie process %d, which %s" % (pid, describe_status(status)))
         elif log.level >= log.DEBUG:
             log.debug("reaped process %d, which %s" % (pid, describe_status(status)))
+
+
+# -- wait statuses ----------------------------------------------------------
+
+def reap_children(on_status):
+    """Collect every exited child without blocking; SIGCHLD coalesces, so
+    one signal may stand for many exits.  Calls on_status(pid, status) for
+    each, and for each child that stopped or continued (reported once)."""
+    while True:
+        try:
+            pid, status = posix.waitpid(-1, posix.WNOHANG | posix.WUNTRACED | posix.WCONTINUED)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        on_status(pid, status)
+
+
+def describe_status(status):
+    if posix.WIFSIGNALED(status):
+        return "was killed by %s" % signal_name(posix.WTERMSIG(status))
+    return "exited with status %d" % posix.WEXITSTATUS(status)
+
+
+def exit_code_of(status):
+    """The shell's convention: the exit status, or 128+N for a death by signal N."""
+    code = posix.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code

@@ -12,15 +12,16 @@ and needs neither pip nor network access:
 
 Its first line is the launcher (see tini_py/launch.py):
 
-    #!/usr/bin/env -S --block-signal /usr/bin/python3 -IS -c '<isolation.BOOT>'
+    #!/usr/bin/env -S --block-signal python3 -IS -c '<isolation.BOOT>'
 
 env blocks every signal before the interpreter starts, `-I -S` keeps the
 application's PYTHON* variables and site hooks out, and `-c` imports the
 package from the archive without runpy (`python3 tini-py.pyz` imports
-runpy, ~3 ms).  The interpreter is the one that builds the archive, named
-outright: build it with the image's own python3.  `--python python3` looks
-it up on PATH when the archive starts instead (the first python3 there; a
-pyenv shim adds its variables to the command's environment).
+runpy, ~3 ms).  By default env looks `python3` up on PATH when the archive
+starts, so the file runs in any image.  On a developer's machine, where the
+first python3 on PATH may be a shim (pyenv, asdf) that adds its variables to
+the command's environment, name the interpreter instead:
+`--python "$(python3 -c 'import sys; print(sys.executable)')"`.
 Without GNU env: python3 -I -S /usr/local/bin/tini-py -- CMD
 
 Each module is stored (not deflated: no zlib import) with its .pyc, compiled
@@ -92,7 +93,7 @@ def package_files(package_dir):
         yield path
 
 
-def build(output, interpreter=sys.executable):
+def build(output, interpreter="python3"):
     package_dir = REPO / PACKAGE
     if not (package_dir / "__main__.py").is_file():
         raise SystemExit("build_zipapp: %s/__main__.py not found" % package_dir)
@@ -127,9 +128,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT,
                         help="where to write the archive (default: dist/tini-py.pyz)")
-    parser.add_argument("--python", "-p", default=sys.executable,
-                        help="interpreter the launcher line runs: an absolute path, or a "
-                        "name looked up on PATH (default: this one, %(default)s)")
+    parser.add_argument("--python", "-p", default="python3",
+                        help="interpreter the launcher line runs: a name looked up on PATH "
+                        "when the archive starts (default: %(default)s), or an absolute path")
     args = parser.parse_args(argv)
     output = build(args.output.resolve(), args.python)
     print("built %s (%d bytes)" % (output, output.stat().st_size))

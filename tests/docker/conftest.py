@@ -67,10 +67,32 @@ SERVERS_RECIPE = {
     "include": ["python3", "procps", "php8.2-fpm", "nginx-light", "supervisor",
                 "python3-gunicorn", "gunicorn", "python3-celery", "celery", "apache2", "haproxy",
                 "ruby", "ruby-rack", "unicorn", "puma", "ruby-sidekiq", "redis-server",
+                "uwsgi-core", "uwsgi-plugin-python3", "nodejs",
                 "curl", "libfcgi-bin", "tini"],
+    # By apt-get in the debootstrap'ed tree: debootstrap's own resolver
+    # ignores Provides, and npm's node-* dependencies need them.
+    "apt": ["npm"],
 }
 SERVERS_REPO = "tini-py-servers-base"
 SERVERS_IMAGE = "tini-py-servers:test"
+# Python servers Debian does not ship (or ships old): PyPI's, every
+# distribution pinned, downloaded on the host as wheels for the image's
+# python3 (bookworm: 3.11), installed offline into the venv PYPI_VENV of
+# tini-py-servers-pypi:<hash of this recipe and the servers base's tag>.
+PYPI_RECIPE = {
+    "version": 1,
+    "python": "3.11",
+    "pip": "pip==26.3",
+    "requirements": ["uvicorn==0.55.0", "h11==0.16.0", "click==8.5.1",
+                     # redis-py 8's PubSubWorkerThread.stop() waits for the thread,
+                     # which may sit 60 s in get_message: rq 3.0's worker then hangs
+                     # at exit (seen: 1 stop in 12).  async-timeout: redis-py's for
+                     # Python < 3.11.3 (bookworm's is 3.11.2).
+                     "rq==3.0.0", "redis==7.4.1", "async-timeout==5.0.1", "croniter==7.0.0",
+                     "python-dateutil==4.0.0", "tzdata==2026.6", "dramatiq[redis]==2.2.1"],
+}
+PYPI_REPO = "tini-py-servers-pypi"
+PYPI_VENV = "/opt/pypi"
 # A PHP team's image (tests/docker/test_python3_minimal.py): php-fpm with
 # Debian's python3-minimal -- no ctypes, no shlex -- and nothing of python3;
 # cgi-fcgi for the FastCGI client, ps for the tests.
@@ -139,19 +161,25 @@ def _locked(name, shared=False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def docker(*args, host=None, check=True, timeout=120, input=None, env=None):
+def run_cli(command, *args, env, check=True, timeout=120, input=None, **popen):
+    """Run an engine's CLI (docker, podman); returns CompletedProcess (text)."""
+    result = subprocess.run([command, *args], capture_output=True, text=True,
+                            timeout=timeout, input=input, env=env, **popen)
+    if check and result.returncode != 0:
+        raise RuntimeError("%s %s failed (%d): %s" % (
+            command, " ".join(args[:3]), result.returncode,
+            (result.stderr or result.stdout).strip()))
+    return result
+
+
+def docker(*args, host=None, env=None, **kwargs):
     """Run the docker CLI; returns CompletedProcess (text)."""
     full_env = dict(os.environ)
     if host:
         full_env["DOCKER_HOST"] = host
     full_env.setdefault("DOCKER_BUILDKIT", "0")  # legacy builder: no buildx needed
     full_env.update(env or {})
-    result = subprocess.run(["docker", *args], capture_output=True, text=True,
-                            timeout=timeout, input=input, env=full_env)
-    if check and result.returncode != 0:
-        raise RuntimeError("docker %s failed (%d): %s" % (
-            " ".join(args[:3]), result.returncode, (result.stderr or result.stdout).strip()))
-    return result
+    return run_cli("docker", *args, env=full_env, **kwargs)
 
 
 def _engine_answers(host):
@@ -163,29 +191,30 @@ def _engine_answers(host):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _apt_install(packages):
+def _apt_install(packages, recommends=True):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     lock = ["-o", "DPkg::Lock::Timeout=300"]
-    _note("apt-get install %s" % " ".join(packages))
+    options = [] if recommends else ["--no-install-recommends"]
+    _note("apt-get install %s %s" % (" ".join(options), " ".join(packages)))
     for attempt in range(2):
         if attempt:
             subprocess.run(["apt-get", *lock, "update", "-qq"], env=env,
                            capture_output=True, timeout=600)
-        result = subprocess.run(["apt-get", *lock, "install", "-y", "-qq", *packages],
+        result = subprocess.run(["apt-get", *lock, "install", "-y", "-qq", *options, *packages],
                                 env=env, capture_output=True, text=True, timeout=1200)
         if result.returncode == 0:
             return None
     return (result.stderr or result.stdout).strip()[-500:]
 
 
-def _ensure_tools(tools):
+def ensure_tools(tools, recommends=True):
     """tools: {command: debian package}; installs missing ones as root."""
     missing = sorted({pkg for cmd, pkg in tools.items() if shutil.which(cmd) is None})
     if not missing:
         return None
     if os.geteuid() != 0:
         return "missing %s and not root to apt-get install them" % ", ".join(missing)
-    error = _apt_install(missing)
+    error = _apt_install(missing, recommends)
     if error:
         return "apt-get install %s failed: %s" % (" ".join(missing), error)
     still = [cmd for cmd in tools if shutil.which(cmd) is None]
@@ -296,7 +325,7 @@ def docker_engine():
     # 2. Start our own.
     if os.geteuid() != 0:
         _unavailable("no Docker engine reachable and not root to start one")
-    problem = _ensure_tools({"dockerd": "docker.io", "docker": "docker.io",
+    problem = ensure_tools({"dockerd": "docker.io", "docker": "docker.io",
                              "containerd": "docker.io", "runc": "docker.io"})
     if problem:
         _unavailable("cannot install Docker: " + problem)
@@ -368,15 +397,18 @@ def _apt_mirror():
     return DEFAULT_MIRROR
 
 
+def _digest(recipe):
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def base_tag(source="debootstrap", recipe=BASE_RECIPE, repo=BASE_REPO):
     recipe = dict(recipe) if source == "debootstrap" else {"host": HOST_ROOTS, "version": 1}
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
-    return "%s:%s%s" % (repo, "" if source == "debootstrap" else "host-", digest[:12])
+    return "%s:%s%s" % (repo, "" if source == "debootstrap" else "host-", _digest(recipe))
 
 
 def _debootstrap(rootfs, recipe=BASE_RECIPE):
     """Debian minbase + the recipe's packages; returns None or the failure."""
-    problem = _ensure_tools({"debootstrap": "debootstrap"})
+    problem = ensure_tools({"debootstrap": "debootstrap"})
     if problem:
         return problem
     mirror = _apt_mirror()
@@ -392,10 +424,32 @@ def _debootstrap(rootfs, recipe=BASE_RECIPE):
         return "debootstrap took more than 30 minutes"
     if result.returncode != 0:
         return "debootstrap failed: " + (result.stderr or result.stdout)[-800:]
+    if recipe.get("apt"):
+        problem = _apt_install_in(rootfs, recipe["apt"])
+        if problem:
+            return problem
     # Small, and no pip: the zipapp must run without it.
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         shutil.rmtree(rootfs / junk, ignore_errors=True)
         (rootfs / junk).mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _apt_install_in(rootfs, packages):
+    """apt-get install packages (no recommends) chrooted in rootfs, from the
+    mirror debootstrap wrote into its sources.list."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive",
+           "LC_ALL": "C"}
+    _note("apt-get install %s in %s" % (" ".join(packages), rootfs))
+    for command in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+        try:
+            result = subprocess.run(["chroot", str(rootfs), *command], env=env,
+                                    capture_output=True, text=True, timeout=1200)
+        except subprocess.TimeoutExpired:
+            return "%s took more than 20 minutes" % " ".join(command[:2])
+        if result.returncode != 0:
+            return "%s failed: %s" % (" ".join(command[:2]), (result.stderr or result.stdout)[-800:])
     return None
 
 
@@ -608,11 +662,67 @@ def servers_base_image(docker_engine):
     return debootstrapped_image(docker_engine, SERVERS_RECIPE, SERVERS_REPO)
 
 
+def _pypi_wheels():
+    """PYPI_RECIPE's wheels and a requirements.txt of its pins, downloaded by
+    pip on the host once into STATE/wheels-<hash> (only-binary, for the
+    image's python, no dependency resolution: the recipe lists them all)."""
+    folder = STATE / ("wheels-" + _digest(PYPI_RECIPE))
+    if (folder / "requirements.txt").exists():
+        return folder, None
+    download = Path(tempfile.mkdtemp(prefix="wheels-", dir=STATE))
+    pins = [PYPI_RECIPE["pip"], *PYPI_RECIPE["requirements"]]
+    _note("pip download %s" % " ".join(pins))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+             "--no-deps", "--only-binary=:all:", "--python-version", PYPI_RECIPE["python"],
+             "-d", str(download), *pins], capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        result = None
+    if result is None or result.returncode != 0:
+        shutil.rmtree(download, ignore_errors=True)
+        return None, "pip download failed: %s" % (result.stderr[-800:] if result else "timeout")
+    (download / "requirements.txt").write_text("\n".join(PYPI_RECIPE["requirements"]) + "\n")
+    download.rename(folder)
+    return folder, None
+
+
 @pytest.fixture(scope="session")
-def servers_image(docker_engine, servers_base_image, tmp_path_factory):
+def servers_pypi_image(docker_engine, servers_base_image, tmp_path_factory):
+    """tini-py-servers-pypi:<hash>: the servers base with PYPI_RECIPE in the
+    venv PYPI_VENV, installed offline (--network none) by pip run from its
+    own wheel (bookworm's minbase has no pip); built once."""
+    dockerfile = HERE / "servers" / "pypi.Dockerfile"
+    tag = "%s:%s" % (PYPI_REPO, _digest({"recipe": PYPI_RECIPE, "base": servers_base_image,
+                                         "dockerfile": dockerfile.read_text()}))
+    if docker_engine.image_exists(tag):
+        return tag
+    with _locked("base-image.lock"):
+        if docker_engine.image_exists(tag):
+            return tag
+        wheels, problem = _pypi_wheels()
+        if problem:
+            _unavailable("cannot build the PyPI servers image: " + problem)
+        context = tmp_path_factory.mktemp("pypi-context")
+        shutil.copytree(wheels, context / "wheels")
+        shutil.copy2(dockerfile, context / "Dockerfile")
+        started = time.monotonic()
+        built = docker_engine("build", "--network", "none", "--build-arg",
+                              "BASE_IMAGE=" + servers_base_image, "--build-arg", "VENV=" + PYPI_VENV,
+                              "-t", tag, str(context), timeout=600, check=False)
+    if built.returncode != 0:
+        output = (built.stdout + built.stderr).strip().splitlines()
+        _unavailable("cannot build the PyPI servers image: " + " | ".join(output[-12:]))
+    _note("PyPI servers image %s built in %.1fs" % (tag, time.monotonic() - started))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def servers_image(docker_engine, servers_pypi_image, tmp_path_factory):
     """Dockerfile.example on the servers base: tini-py as users install it,
-    in front of Debian's php-fpm, nginx, gunicorn, Celery and supervisor."""
-    return _build_example(docker_engine, servers_base_image, SERVERS_IMAGE,
+    in front of Debian's php-fpm, nginx, gunicorn, Celery, supervisor, ...,
+    uWSGI and npm, and PyPI's uvicorn, RQ and Dramatiq (in PYPI_VENV)."""
+    return _build_example(docker_engine, servers_pypi_image, SERVERS_IMAGE,
                           tmp_path_factory.mktemp("servers-context"))
 
 
@@ -703,36 +813,47 @@ class Container:
                              what="log text %r" % text)
 
 
-@pytest.fixture
-def containers(docker_engine, tmp_path):
-    """Factory: containers(image, *command, entrypoint=None, env=None) -> Container.
+@contextlib.contextmanager
+def container_factory(engine, outroot, tests_dir=HERE):
+    """run(image, *command, entrypoint=None, env=None, options=(), network="none")
+    -> Container, on engine (docker's, or podman's: the same CLI).
 
     Every container runs with --network none (or network="container:ID": a
     sidecar sharing that container's loopback, as in a pod) and gets the host directory
-    tmp_path/out mounted at /out and tests/docker at /t (read-only).  All are
-    removed (docker rm -f) when the test ends.
+    outroot/outN mounted at /out and tests_dir (tests/docker) at /t (read-only).
+    All are removed (rm -f) when the context ends.
     """
     started = []
 
     def run(image, *command, entrypoint=None, env=None, options=(), network="none"):
-        outdir = tmp_path / ("out%d" % len(started))
+        outdir = outroot / ("out%d" % len(started))
         outdir.mkdir()
         outdir.chmod(0o777)  # writable for any --user
         args = ["run", "-d", "--network", network, "--label", LABEL,
-                "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % HERE]
+                "-v", "%s:/out" % outdir, "-v", "%s:/t:ro" % tests_dir]
         if entrypoint is not None:
             args += ["--entrypoint", entrypoint]
         for key, value in (env or {}).items():
             args += ["-e", "%s=%s" % (key, value)]
         args += [*options, image, *command]
-        cid = docker_engine(*args).stdout.strip()
-        container = Container(docker_engine, cid, outdir)
+        cid = engine(*args).stdout.strip()
+        container = Container(engine, cid, outdir)
         started.append(container)
         return container
 
-    yield run
-    for container in started:
-        docker_engine("rm", "-f", "-v", container.id, check=False)
+    try:
+        yield run
+    finally:
+        for container in started:
+            engine("rm", "-f", "-v", container.id, check=False)
+
+
+@pytest.fixture
+def containers(docker_engine, tmp_path):
+    """Factory: containers(image, *command, entrypoint=None, env=None) -> Container
+    (see container_factory)."""
+    with container_factory(docker_engine, tmp_path) as run:
+        yield run
 
 
 # ------------------------------------------- other Debian images, other forms

@@ -43,12 +43,36 @@ CELERY = ["celery", "--workdir", SERVERS, "-A", "celery_app", "worker", "--pool"
           "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
           "--without-heartbeat"]
 
+# uWSGI (Debian's) serving gunicorn_app.py itself (--http-socket: no router
+# process), a master and 2 workers; options such as --die-on-term follow.
+UWSGI = ["uwsgi", "--plugin", "python3", "--master", "--processes", "2",
+         "--http-socket", "127.0.0.1:8000", "--chdir", SERVERS, "--module", "gunicorn_app:app"]
+# PyPI's servers, in the venv of conftest.PYPI_RECIPE.
+PYPI_BIN = "/opt/pypi/bin/"
+UVICORN = [PYPI_BIN + "uvicorn", "--app-dir", SERVERS, "--workers", "2",
+           "--host", "127.0.0.1", "--port", "8000", "asgi_app:app"]
+# The package of a tiny node server, for `npm start`.
+NPM_APP = SERVERS + "/npm-app"
+
+
+def after_redis(command):
+    """command, once Redis answers on 127.0.0.1:6379 (start_redis), by exec:
+    no shell left in between."""
+    return ["sh", "-c", "until redis-cli ping > /dev/null 2>&1; do sleep 0.1; done; exec "
+            + " ".join(command)]
+
 
 def sidekiq(timeout):
-    """sidekiq -t TIMEOUT with sidekiq_app.rb, once Redis answers on
-    127.0.0.1:6379 (start_redis), then exec: no shell left in between."""
-    return ["sh", "-c", "until redis-cli ping > /dev/null 2>&1; do sleep 0.1; done;"
-            " exec sidekiq -r %s/sidekiq_app.rb -c 2 -t %d" % (SERVERS, timeout)]
+    """sidekiq -t TIMEOUT with sidekiq_app.rb, after_redis."""
+    return after_redis(["sidekiq", "-r", SERVERS + "/sidekiq_app.rb", "-c", "2", "-t", str(timeout)])
+
+
+# RQ's worker (it forks a work-horse per job) and Dramatiq's (a main process
+# and 2 worker processes of 1 thread), after_redis.
+RQ_WORKER = after_redis([PYPI_BIN + "rq", "worker", "--url", "redis://127.0.0.1:6379",
+                         "--path", SERVERS])
+DRAMATIQ = after_redis([PYPI_BIN + "dramatiq", "--path", SERVERS, "--processes", "2",
+                        "--threads", "1", "dramatiq_app"])
 
 
 def start_redis(ctr):
@@ -58,10 +82,12 @@ def start_redis(ctr):
                "--save", "", "--appendonly", "no")
 
 
-def run_server(containers, image, init, server, env=None):
-    """init: e.g. ["tini-py", "--profile", "php-fpm"] or ["tini"]."""
-    return containers(image, *init[1:], "--", *server, entrypoint=init[0],
-                      env=env if env is not None else NO_ENV)
+def run_server(containers, image, init, server, env=None, options=()):
+    """init: e.g. ["tini-py", "--profile", "php-fpm"] or ["tini"]; none ([]):
+    the server is PID 1 itself."""
+    command = [*init, "--", *server] if init else server
+    return containers(image, *command[1:], entrypoint=command[0],
+                      env=env if env is not None else NO_ENV, options=options)
 
 
 class Client:
@@ -189,3 +215,133 @@ def record(scenario, **values):
     if path:
         with open(path, "a") as log:
             log.write(line + "\n")
+
+
+# ------------------------------------------- a request in flight, a signal
+
+REQUEST_SECONDS = 4
+STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
+
+
+def main_pid(ctr):
+    """The init's child: the server's master process."""
+    return children_of(ctr, 1)[0]
+
+
+def slow_request(containers, image, init, server, ready, options=()):
+    """server under init, with GET /slow?s=REQUEST_SECONDS on 127.0.0.1:8000
+    in flight from a sidecar.  ready(containers, image, ctr) waits until the
+    server serves and returns the container whose /out/events the request
+    writes "start PID" and "done PID" to."""
+    ctr = run_server(containers, image, init, server, options=options)
+    events = ready(containers, image, ctr)
+    client = http_get(containers, ctr, image,
+                      "http://127.0.0.1:8000/slow?s=%d" % REQUEST_SECONDS)
+    client.go()
+    wait_for_events(events, "start")
+    return ctr, client
+
+
+def slow_request_completed(client):
+    """The whole answer of gunicorn_app.py or slow.cgi: not an error page."""
+    return client.rc == 0 and client.body.startswith(b"done after")
+
+
+def stop_mid_request(scenario, ctr, client, completed, timeout=STOP_TIMEOUT, **facts):
+    """docker stop -t timeout while client's request is in flight; records and
+    returns (seconds the stop took, exit status, completed(client))."""
+    elapsed, code = ctr.stop(timeout)
+    client.wait()
+    done = completed(client)
+    record(scenario, exit=code, seconds=round(elapsed, 2), completed=done,
+           client=client.describe(), **facts)
+    return elapsed, code, done
+
+
+def assert_stop_outcome(finishes, completed, elapsed, evidence, cut_within=5):
+    """A graceful stop let the request finish within REQUEST_SECONDS + 5 s;
+    otherwise the request was cut, and the stop took under cut_within s."""
+    if finishes:
+        assert completed, evidence
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not completed, evidence
+        assert elapsed < cut_within, elapsed
+
+
+def stop_mid_job(scenario, ctr, timeout=STOP_TIMEOUT, **facts):
+    """docker stop -t timeout while a job (a task, a message) runs that
+    writes "done PID" at its end; records and returns (seconds the stop
+    took, exit status, whether the job got done)."""
+    elapsed, code = ctr.stop(timeout)
+    done = bool(events_starting(ctr, "done"))
+    record(scenario, exit=code, seconds=round(elapsed, 2), job_done=done, **facts)
+    return elapsed, code, done
+
+
+def assert_job_outcome(finishes, done, code, elapsed, evidence):
+    """A graceful stop let the job finish and exit 0 within REQUEST_SECONDS
+    + 5 s; otherwise the job was cut, and the stop took under 4 s."""
+    if finishes:
+        assert done, evidence
+        assert code == 0, evidence
+        assert elapsed < REQUEST_SECONDS + 5, elapsed
+    else:
+        assert not done, evidence
+        assert elapsed < 4, elapsed
+
+
+def logged(text, count=1):
+    """A ready() for slow_request: once the server has logged text count times."""
+    def ready(containers, image, ctr):
+        wait_for_log_count(ctr, text, count)
+        return ctr
+    return ready
+
+
+def signal_mid_request(ctr, client, signal):
+    """docker kill -s signal while client's request is in flight; returns
+    (the master, its children before, seconds until the client was done)."""
+    master = main_pid(ctr)
+    workers = children_of(ctr, master)
+    started = time.monotonic()
+    ctr.kill(signal)
+    client.wait()
+    return master, workers, time.monotonic() - started
+
+
+def wait_for_new_workers(ctr, master, workers, timeout=20, children=children_of):
+    """Until the master has two children again (children(ctr, master)), none
+    of them one of workers."""
+    ctr.wait_for(lambda: len(children(ctr, master)) == 2
+                 and not set(children(ctr, master)) & set(workers),
+                 timeout=timeout, what="two new workers")
+
+
+def workers_of(ctr, master, args=""):
+    """The master's children (whose command line contains args), none of
+    them stopped (T)."""
+    workers = [row for row in ctr.processes() if row[1] == master and args in row[3]]
+    assert not [row for row in workers if row[2].startswith("T")], workers
+    return sorted(row[0] for row in workers)
+
+
+def count_workers_after_ttin_and_ttou(ctr, forwarded, workers=workers_of):
+    """TTIN, then TTOU: the master's worker count (workers(ctr, master))
+    before, after each."""
+    master = main_pid(ctr)
+    counts = [len(workers(ctr, master))]
+    for signal, expected in (("TTIN", 3), ("TTOU", 2)):
+        ctr.kill(signal)
+        if forwarded:
+            ctr.wait_for(lambda: len(workers(ctr, master)) == expected, timeout=15,
+                         what="%d workers after %s" % (expected, signal))
+        else:
+            time.sleep(3)
+        counts.append(len(workers(ctr, master)))
+    return counts
+
+
+def process_states(ctr, pids):
+    """{pid: its ps state letter (S, R, T, ...)} for those of pids alive."""
+    return {pid: stat[0] for pid, ppid, stat, args in ctr.processes() if pid in pids}

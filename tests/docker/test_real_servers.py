@@ -19,37 +19,14 @@ import time
 import pytest
 
 from .servers_util import (APACHE, CELERY, GUNICORN, HAPROXY, NGINX, PHP_FPM, PHP_FPM_TIMEOUT_0,
-                           PUMA, SERVERS, UNICORN, children_of, download_completed,
-                           events_starting, fastcgi_get, http_download, http_get, record,
-                           run_server, said, sidekiq, start_redis, wait_for_events,
-                           wait_for_log_count, wsgi_backend)
-
-REQUEST_SECONDS = 4
-STOP_TIMEOUT = 30  # docker stop -t: far beyond every graceful stop here
-
-
-def main_pid(ctr):
-    """The init's child: the server's master process."""
-    return children_of(ctr, 1)[0]
-
-
-def slow_request(containers, image, init, server, ready):
-    """server under init, with GET /slow?s=REQUEST_SECONDS on 127.0.0.1:8000
-    in flight from a sidecar.  ready(containers, image, ctr) waits until the
-    server serves and returns the container whose /out/events the request
-    writes "start PID" and "done PID" to."""
-    ctr = run_server(containers, image, init, server)
-    events = ready(containers, image, ctr)
-    client = http_get(containers, ctr, image,
-                      "http://127.0.0.1:8000/slow?s=%d" % REQUEST_SECONDS)
-    client.go()
-    wait_for_events(events, "start")
-    return ctr, client
-
-
-def slow_request_completed(client):
-    """The whole answer of gunicorn_app.py or slow.cgi: not an error page."""
-    return client.rc == 0 and client.body.startswith(b"done after")
+                           PUMA, REQUEST_SECONDS, SERVERS, STOP_TIMEOUT, UNICORN,
+                           assert_job_outcome, assert_stop_outcome, children_of,
+                           count_workers_after_ttin_and_ttou, download_completed,
+                           events_starting, fastcgi_get, http_download, main_pid, record,
+                           run_server, said, sidekiq, signal_mid_request, slow_request,
+                           slow_request_completed, start_redis, stop_mid_request,
+                           wait_for_events, wait_for_log_count, wait_for_new_workers,
+                           wsgi_backend)
 
 
 # ----------------------------------------------------------------- php-fpm
@@ -62,46 +39,6 @@ def php_fpm_request(containers, image, init, server=PHP_FPM, seconds=REQUEST_SEC
     client.go()
     wait_for_events(ctr, "start")
     return ctr, client
-
-
-def stop_mid_request(scenario, ctr, client, completed, **facts):
-    """docker stop while client's request is in flight; records and returns
-    (seconds the stop took, exit status, completed(client))."""
-    elapsed, code = ctr.stop(STOP_TIMEOUT)
-    client.wait()
-    done = completed(client)
-    record(scenario, exit=code, seconds=round(elapsed, 2), completed=done,
-           client=client.describe(), **facts)
-    return elapsed, code, done
-
-
-def assert_stop_outcome(finishes, completed, elapsed, evidence, cut_within=5):
-    """A graceful stop let the request finish within REQUEST_SECONDS + 5 s;
-    otherwise the request was cut, and the stop took under cut_within s."""
-    if finishes:
-        assert completed, evidence
-        assert elapsed < REQUEST_SECONDS + 5, elapsed
-    else:
-        assert not completed, evidence
-        assert elapsed < cut_within, elapsed
-
-
-def signal_mid_request(ctr, client, signal):
-    """docker kill -s signal while client's request is in flight; returns
-    (the master, its children before, seconds until the client was done)."""
-    master = main_pid(ctr)
-    workers = children_of(ctr, master)
-    started = time.monotonic()
-    ctr.kill(signal)
-    client.wait()
-    return master, workers, time.monotonic() - started
-
-
-def wait_for_new_workers(ctr, master, workers, timeout=20):
-    """Until the master has two children again, none of them one of workers."""
-    ctr.wait_for(lambda: len(children_of(ctr, master)) == 2
-                 and not set(children_of(ctr, master)) & set(workers),
-                 timeout=timeout, what="two new workers")
 
 
 # php-fpm's scenarios run on the servers image (python3) and on a PHP
@@ -343,28 +280,6 @@ def test_gunicorn_master_signal_mid_request(servers_image, containers, signal, i
     else:
         assert not completed, client.describe()
         assert killed or not ctr.running, ctr.logs()
-
-
-def workers_of(ctr, master):
-    """The master's children, none of them stopped (T)."""
-    workers = [row for row in ctr.processes() if row[1] == master]
-    assert not [row for row in workers if row[2].startswith("T")], workers
-    return sorted(row[0] for row in workers)
-
-
-def count_workers_after_ttin_and_ttou(ctr, forwarded):
-    """TTIN, then TTOU: the master's worker count before, after each."""
-    master = main_pid(ctr)
-    counts = [len(workers_of(ctr, master))]
-    for signal, expected in (("TTIN", 3), ("TTOU", 2)):
-        ctr.kill(signal)
-        if forwarded:
-            ctr.wait_for(lambda: len(workers_of(ctr, master)) == expected, timeout=15,
-                         what="%d workers after %s" % (expected, signal))
-        else:
-            time.sleep(3)
-        counts.append(len(workers_of(ctr, master)))
-    return counts
 
 
 @pytest.mark.parametrize("init, forwarded", [
@@ -754,13 +669,8 @@ def test_sidekiq_docker_stop_mid_job(servers_image, containers, timeout, docker_
            docker_timeout=docker_timeout, exit=code, seconds=round(elapsed, 2),
            job_done=bool(done), pushed_back="Pushed 1 jobs back to Redis" in logs)
     assert said(ctr, "forwarding SIGTERM to process group"), logs
-    if finishes:
-        assert done, (ctr.events(), logs)
-        assert code == 0, logs
-        assert elapsed < REQUEST_SECONDS + 5, elapsed
-    else:
-        assert not done, (ctr.events(), logs)
-        assert elapsed < 4, elapsed
+    assert_job_outcome(finishes, done, code, elapsed, (ctr.events(), logs))
+    if not finishes:
         if docker_timeout == 1:
             assert code == 137, logs
         else:

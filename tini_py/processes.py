@@ -1,4 +1,4 @@
-"""Reaping zombies, and finding and signalling everything tini-py started.
+"""Finding and signalling every process tini-py is responsible for.
 
 As PID 1 of a namespace every other process there is ours: the kernel
 re-parents orphans to us and kill(-1) reaches exactly them.  Not as PID 1, we
@@ -6,6 +6,8 @@ are a child subreaper; kill(-1) would hit the whole host, so we find our
 descendants by walking the ppid links in /proc and signal each by pidfd
 (by pid right after an ancestry check where there are no pidfds).  A /proc
 that is not our pid namespace's, or none, leaves us the child's process group.
+Used once the main child has exited (drain.py), by the -t SIGKILL, and by
+`tini-py prestop`.
 """
 import posix
 import _signal
@@ -15,38 +17,9 @@ from tini_py import log
 ESRCH = 3
 
 
-def reap_children(on_status):
-    """Collect every exited child without blocking; SIGCHLD coalesces, so
-    one signal may stand for many exits.  Calls on_status(pid, status) for
-    each, and for each child that stopped or continued (reported once)."""
-    while True:
-        try:
-            pid, status = posix.waitpid(-1, posix.WNOHANG | posix.WUNTRACED | posix.WCONTINUED)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        on_status(pid, status)
-
-
-def describe_status(status):
-    if posix.WIFSIGNALED(status):
-        from tini_py.signals import signal_name
-        return "was killed by %s" % signal_name(posix.WTERMSIG(status))
-    return "exited with status %d" % posix.WEXITSTATUS(status)
-
-
-def exit_code_of(status):
-    """The shell's convention: the exit status, or 128+N for a death by signal N."""
-    code = posix.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-def others_alive(is_pid1, group):
-    """Is any process besides tini-py left that it is responsible for?"""
-    if is_pid1:
-        return _kill_quietly(-1, 0)  # reaches every process of the namespace but us
-    # Zombies count: a zombie child of ours still has to be reaped.
+def descendants_alive(group):
+    """Not as PID 1: is any descendant left (zombies count: a zombie child
+    of ours still has to be reaped)?"""
     pids = usable_descendants(include_zombies=True)
     if pids is None:
         return _group_or_children_alive(group)
@@ -90,7 +63,10 @@ def signal_outside_group(number, is_pid1, group):
     tally = Tally()
     parent_of, zombies, group_of = table
     for pid in (list(parent_of) if is_pid1 else tree_below_us(parent_of)):
-        if pid == 1 or pid in zombies or group_of.get(pid) == group:
+        if pid == 1 or pid in zombies:
+            continue
+        if group_of.get(pid) == group:
+            tally.reached += 1
             continue
         if is_pid1:
             # Every process of the namespace is ours, whoever its parent is
@@ -107,6 +83,7 @@ class Tally:
 
     def __init__(self):
         self.sent = 0
+        self.reached = 0            # left alone: an earlier signal already reached them
         self.count_unknown = False  # kill(-1) or a group, with no /proc to count
         self.refused = {}           # strerror -> how many
 

@@ -67,7 +67,8 @@ def form_env(form, extra=None, path=None):
     return env
 
 
-def _copy_sources(target):
+def copy_sources(target):
+    """What pip needs to build tini-py: pyproject.toml and what it names."""
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, target / name)
     for name in ("tini_py", "scripts"):
@@ -91,7 +92,7 @@ def installed_venv():
 def _install_into_venv(root):
     source = root / "src"
     source.mkdir()
-    _copy_sources(source)
+    copy_sources(source)
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",

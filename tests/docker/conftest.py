@@ -14,6 +14,12 @@ network inside containers):
 * ``tini_image``: Dockerfile.example built on the base image with
   ``--network none``; tini-py inside is the zipapp tools/build_zipapp.py
   builds there, with the image's python3.
+* ``installed_images`` / ``installed_image``: tini-py installed in each form
+  on each Debian release (bookworm's zipapp is ``tini_image``; bullseye and
+  trixie get the zipapp and a pip-installed venv, images/venv.Dockerfile),
+  and on php-fpm with python3-minimal alone (``php_minimal_image``,
+  images/php-python3-minimal.Dockerfile).  Bases by debootstrap, cached by
+  recipe hash; every build offline.
 * ``containers``: starts containers (always ``--network none``, labelled
   ``tini-py-test``) and removes them after the test.
 
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -86,6 +93,31 @@ PYPI_RECIPE = {
 }
 PYPI_REPO = "tini-py-servers-pypi"
 PYPI_VENV = "/opt/pypi"
+# A PHP team's image (tests/docker/test_python3_minimal.py): php-fpm with
+# Debian's python3-minimal -- no ctypes, no shlex -- and nothing of python3;
+# cgi-fcgi for the FastCGI client, ps for the tests.
+PHP_MINIMAL_RECIPE = {
+    "version": 1,
+    "suite": "bookworm",
+    "variant": "minbase",
+    "include": ["php8.2-fpm", "python3-minimal", "libfcgi-bin", "procps"],
+}
+PHP_MINIMAL_REPO = "tini-py-php-minimal-base"
+PHP_MINIMAL_IMAGE = "tini-py-php-minimal:test"
+# The other Debian releases users run beside bookworm (BASE_RECIPE): their
+# python3, and python3-venv for the pip-installed form.
+DISTRIBUTION_RECIPES = {
+    suite: {"version": 1, "suite": suite, "variant": "minbase",
+            "include": ["python3", "procps", "python3-venv"]}
+    for suite in ("bullseye", "trixie")
+}
+DISTRIBUTION_REPO = "tini-py-distribution-base"
+# pyproject.toml needs setuptools>=61; bullseye's venv has 52, trixie's none.
+# The newest that still runs on bullseye's Python 3.9.
+SETUPTOOLS = "setuptools==80.9.0"
+# Where each installed form puts the command (tests/docker/images/).
+COMMAND_OF_FORM = {"zipapp": "/usr/local/bin/tini-py", "venv": "/opt/venv/bin/tini-py"}
+IMAGES_DIR = HERE / "images"
 # Fallback when debootstrap cannot run: a rootfs copied from this machine's
 # own Debian packages (dpkg -L) -- the python3 interpreter, its stdlib and
 # libraries, dash, coreutils, procps; pip is not among them.
@@ -421,13 +453,21 @@ def _apt_install_in(rootfs, packages):
     return None
 
 
+# dpkg-query -W -f DPKG_FORMAT: what installed_packages() reads.
+DPKG_FORMAT = "${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\n"
+
+
 def _installed_packages():
-    """{package: [[alternative, ...], ...]} for every installed package."""
-    result = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\n"],
-        capture_output=True, text=True, check=True)
+    """{package: [[alternative, ...], ...]} for every package installed here."""
+    result = subprocess.run(["dpkg-query", "-W", "-f", DPKG_FORMAT],
+                            capture_output=True, text=True, check=True)
+    return installed_packages(result.stdout)
+
+
+def installed_packages(listing):
+    """{package: [[alternative, ...], ...]} from dpkg-query -W -f DPKG_FORMAT."""
     packages = {}
-    for line in result.stdout.splitlines():
+    for line in listing.splitlines():
         name, status, depends = (line.split("\t") + ["", ""])[:3]
         if not status.startswith("ii"):
             continue
@@ -441,6 +481,22 @@ def _installed_packages():
     return packages
 
 
+def dependency_closure(installed, roots, skip=()):
+    """roots and every installed package they need (Depends, Pre-Depends;
+    of alternatives, the first one installed), but none of skip."""
+    chosen, todo = set(), list(roots)
+    while todo:
+        package = todo.pop()
+        if package in chosen or package in skip:
+            continue
+        chosen.add(package)
+        for alternatives in installed[package]:
+            present = [a for a in alternatives if a in installed]
+            if present:
+                todo.append(present[0])
+    return chosen
+
+
 def _assemble_from_host(rootfs):
     """Copy the files of HOST_ROOTS and their installed dependencies."""
     if shutil.which("dpkg-query") is None:
@@ -449,16 +505,7 @@ def _assemble_from_host(rootfs):
     missing = [root for root in HOST_ROOTS if root not in installed]
     if missing:
         return "packages not installed here: %s" % ", ".join(missing)
-    chosen, todo = set(), list(HOST_ROOTS)
-    while todo:
-        package = todo.pop()
-        if package in chosen or package in HOST_SKIP:
-            continue
-        chosen.add(package)
-        for alternatives in installed[package]:
-            present = [a for a in alternatives if a in installed]
-            if present:
-                todo.append(present[0])
+    chosen = dependency_closure(installed, HOST_ROOTS, skip=HOST_SKIP)
     _note("assembling a rootfs from %d host packages" % len(chosen))
     rootfs.mkdir(parents=True)
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -560,19 +607,32 @@ def zipapp(tmp_path_factory):
     return output
 
 
-def _build_example(engine, base, tag, context):
-    """Dockerfile.example FROM base, as tag; built offline (--network none)
-    from the working tree's tini_py/ and tools/build_zipapp.py."""
+def build_image(engine, dockerfile, context, tag, **build_args):
+    """dockerfile in context, as tag, offline (--network none); build_args
+    become --build-arg NAME=VALUE."""
+    shutil.copy2(dockerfile, context / "Dockerfile")
+    arguments = []
+    for name, value in build_args.items():
+        arguments += ["--build-arg", "%s=%s" % (name, value)]
+    engine("build", "--network", "none", "--label", LABEL, *arguments,
+           "-t", tag, str(context), timeout=600)
+    # Builds replace the tag; drop the old, now dangling, test images.
+    engine("image", "prune", "-f", "--filter", "label=" + LABEL, check=False)
+    return tag
+
+
+def _copy_zipapp_sources(context):
+    """The working tree's tini_py/ and tools/build_zipapp.py."""
     shutil.copytree(REPO / "tini_py", context / "tini_py",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (context / "tools").mkdir()
     shutil.copy2(REPO / "tools" / "build_zipapp.py", context / "tools")
-    shutil.copy2(REPO / "Dockerfile.example", context / "Dockerfile")
-    engine("build", "--network", "none", "--label", LABEL,
-           "--build-arg", "BASE_IMAGE=" + base, "-t", tag, str(context), timeout=600)
-    # Builds replace the tag; drop the old, now dangling, test images.
-    engine("image", "prune", "-f", "--filter", "label=" + LABEL, check=False)
-    return tag
+
+
+def _build_example(engine, base, tag, context):
+    """Dockerfile.example FROM base, as tag: the zipapp built by base's python3."""
+    _copy_zipapp_sources(context)
+    return build_image(engine, REPO / "Dockerfile.example", context, tag, BASE_IMAGE=base)
 
 
 @pytest.fixture(scope="session")
@@ -582,19 +642,24 @@ def tini_image(docker_engine, base_image, tmp_path_factory):
                           tmp_path_factory.mktemp("docker-context"))
 
 
+def debootstrapped_image(engine, recipe, repo):
+    """repo:<recipe hash>, by debootstrap, built once; no host fallback."""
+    tag = base_tag("debootstrap", recipe, repo)
+    if engine.image_exists(tag):
+        return tag
+    with _locked("base-image.lock"):
+        if engine.image_exists(tag):
+            return tag
+        problem = _build_base(engine, tag, "debootstrap", recipe)
+    if problem is not None:
+        _unavailable("cannot build %s: %s" % (tag, problem))
+    return tag
+
+
 @pytest.fixture(scope="session")
 def servers_base_image(docker_engine):
     """tini-py-servers-base:<hash>: SERVERS_RECIPE by debootstrap, built once."""
-    tag = base_tag("debootstrap", SERVERS_RECIPE, SERVERS_REPO)
-    if docker_engine.image_exists(tag):
-        return tag
-    with _locked("base-image.lock"):
-        if docker_engine.image_exists(tag):
-            return tag
-        problem = _build_base(docker_engine, tag, "debootstrap", SERVERS_RECIPE)
-    if problem is not None:
-        _unavailable("cannot build the servers base image: " + problem)
-    return tag
+    return debootstrapped_image(docker_engine, SERVERS_RECIPE, SERVERS_REPO)
 
 
 def _pypi_wheels():
@@ -684,8 +749,12 @@ class Container:
         return self.inspect()["State"]["ExitCode"]
 
     def logs(self):
+        return "".join(self.streams())
+
+    def streams(self):
+        """(stdout, stderr) of the container so far."""
         result = self.engine("logs", self.id, check=False)
-        return result.stdout + result.stderr
+        return result.stdout, result.stderr
 
     def events(self):
         """Lines of /out/events (written by tests/docker/worker.py)."""
@@ -785,3 +854,107 @@ def containers(docker_engine, tmp_path):
     (see container_factory)."""
     with container_factory(docker_engine, tmp_path) as run:
         yield run
+
+
+# ------------------------------------------- other Debian images, other forms
+
+@pytest.fixture(scope="session")
+def php_minimal_base_image(docker_engine):
+    """tini-py-php-minimal-base:<hash>: PHP_MINIMAL_RECIPE by debootstrap."""
+    return debootstrapped_image(docker_engine, PHP_MINIMAL_RECIPE, PHP_MINIMAL_REPO)
+
+
+@pytest.fixture(scope="session")
+def php_minimal_image(docker_engine, php_minimal_base_image, base_image, tmp_path_factory):
+    """images/php-python3-minimal.Dockerfile: the zipapp on php-fpm with
+    python3-minimal alone; ENTRYPOINT tini-py --profile php-fpm."""
+    context = tmp_path_factory.mktemp("php-minimal-context")
+    _copy_zipapp_sources(context)
+    return build_image(docker_engine, IMAGES_DIR / "php-python3-minimal.Dockerfile", context,
+                       PHP_MINIMAL_IMAGE, BASE_IMAGE=php_minimal_base_image,
+                       STDLIB_IMAGE=base_image)
+
+
+def setuptools_wheel():
+    """SETUPTOOLS's wheel, downloaded from PyPI once into STATE/wheels."""
+    folder = STATE / "setuptools-wheel"
+    version = SETUPTOOLS.split("==")[1]
+    with _locked("wheels.lock"):
+        wheels = sorted(folder.glob("setuptools-%s-*.whl" % version))
+        if wheels:
+            return wheels[0]
+        _note("pip download %s" % SETUPTOOLS)
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+             "--no-deps", "--only-binary", ":all:", "-d", str(folder), SETUPTOOLS],
+            capture_output=True, text=True, timeout=600)
+        wheels = sorted(folder.glob("setuptools-%s-*.whl" % version))
+    if result.returncode != 0 or not wheels:
+        _unavailable("cannot download %s: %s" % (SETUPTOOLS, result.stderr.strip()[-500:]))
+    return wheels[0]
+
+
+def _build_venv(engine, base, tag, context):
+    """images/venv.Dockerfile FROM base, as tag: tini-py pip-installed into
+    /opt/venv by base's python3."""
+    from installed import copy_sources
+    (context / "src").mkdir()
+    copy_sources(context / "src")
+    (context / "wheels").mkdir()
+    shutil.copy2(setuptools_wheel(), context / "wheels")
+    return build_image(engine, IMAGES_DIR / "venv.Dockerfile", context, tag, BASE_IMAGE=base)
+
+
+class InstalledImage(NamedTuple):
+    """An image of Debian `suite` with tini-py installed in `form` -- zipapp,
+    venv, or python3-minimal (the zipapp on an image whose only Python is
+    python3-minimal); ENTRYPOINT runs tini-py."""
+    tag: str
+    suite: str
+    form: str
+
+    @property
+    def command(self):
+        return COMMAND_OF_FORM.get(self.form, COMMAND_OF_FORM["zipapp"])
+
+    @property
+    def has_ctypes(self):
+        return self.form != "python3-minimal"
+
+
+# The existing bookworm zipapp image first, then what the other releases add.
+INSTALLED_IMAGES = ["bookworm-zipapp", "bullseye-zipapp", "bullseye-venv",
+                    "trixie-zipapp", "trixie-venv"]
+OTHER_RELEASES = INSTALLED_IMAGES[1:]
+
+
+@pytest.fixture(scope="session")
+def installed_images(request, docker_engine, tmp_path_factory):
+    """installed_images("bullseye", "venv") -> InstalledImage, each built
+    once per session (its debootstrapped base cached by recipe hash)."""
+    built = {}
+
+    def image(suite, form):
+        if (suite, form) not in built:
+            built[suite, form] = _build_installed(request, docker_engine, tmp_path_factory,
+                                                  suite, form)
+        return InstalledImage(built[suite, form], suite, form)
+    return image
+
+
+def _build_installed(request, engine, tmp_path_factory, suite, form):
+    if (suite, form) == ("bookworm", "zipapp"):
+        return request.getfixturevalue("tini_image")
+    if (suite, form) == ("bookworm", "python3-minimal"):
+        return request.getfixturevalue("php_minimal_image")
+    base = debootstrapped_image(engine, DISTRIBUTION_RECIPES[suite], DISTRIBUTION_REPO)
+    build = {"zipapp": _build_example, "venv": _build_venv}[form]
+    context = tmp_path_factory.mktemp("%s-%s-context" % (suite, form))
+    return build(engine, base, "tini-py-%s:%s" % (form, suite), context)
+
+
+@pytest.fixture
+def installed_image(request, installed_images):
+    """Parametrize indirectly with "SUITE-FORM", e.g. "bullseye-venv"."""
+    suite, form = request.param.split("-", 1)
+    return installed_images(suite, form)

@@ -1,7 +1,14 @@
 """tini-py as PID 1 of real Docker containers: the process tree, reaping,
-and the zipapp on an image without pip."""
+draining what the command left behind, exit statuses, and the zipapp on an
+image without pip."""
 import re
 import time
+from datetime import datetime
+
+import pytest
+
+from .conftest import INSTALLED_IMAGES
+from .servers_util import record, said
 
 
 def cmdline_of_pid1(container):
@@ -100,3 +107,44 @@ def test_zipapp_runs_on_base_image_without_pip(docker_engine, base_image, zipapp
                             check=False)
     assert missing.returncode == 127
     assert "tini-py: " in missing.stderr and "Traceback" not in missing.stderr
+
+
+def engine_seconds(timestamp):
+    """Docker's RFC 3339 time (nanoseconds, trailing zeros cut) as seconds."""
+    whole, _, fraction = timestamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole).timestamp() + float("0." + (fraction or "0"))
+
+
+def seconds_run(ctr):
+    """From the container's start to its exit, by the engine's clock."""
+    state = ctr.inspect()["State"]
+    return engine_seconds(state["FinishedAt"]) - engine_seconds(state["StartedAt"])
+
+
+@pytest.mark.parametrize("installed_image", INSTALLED_IMAGES, indirect=True)
+@pytest.mark.parametrize("ending, orphan, status, drained", [
+    pytest.param("exit 3", "plain", 3, True, id="exit-3"),
+    pytest.param("kill -KILL $$", "plain", 137, True, id="killed-by-KILL-137"),
+    pytest.param("exit 3", "ignore", 3, False, id="control-orphan-ignores-TERM"),
+])
+def test_exit_status_passes_through_and_the_orphan_is_drained(installed_image, containers,
+                                                              ending, orphan, status, drained):
+    """The main child leaves an orphan (tests/docker/leaves_an_orphan.sh)
+    and ends.  tini-py sends what is left TERM, waits until nothing is,
+    and exits with the main child's status: the container is gone within a
+    second, far before --orphan-grace 3 would SIGKILL.  The control: an
+    orphan that ignores TERM lasts until that SIGKILL."""
+    ctr = containers(installed_image.tag, "-v", "--orphan-grace", "3", "--",
+                     "sh", "/t/leaves_an_orphan.sh", ending, orphan, entrypoint="tini-py")
+    code = ctr.wait()
+    seconds = seconds_run(ctr)
+    record("leftovers", image=installed_image.tag, ending=ending, orphan=orphan, exit=code,
+           seconds=round(seconds, 2))
+    assert code == status, ctr.logs()
+    assert said(ctr, "main child is gone; sent SIGTERM to 1 process left"), ctr.logs()
+    if drained:
+        assert not said(ctr, "sending SIGKILL"), ctr.logs()
+        assert seconds < 1.5, seconds
+    else:
+        assert said(ctr, "after the main child exited; sending SIGKILL"), ctr.logs()
+        assert 3 <= seconds < 5, seconds

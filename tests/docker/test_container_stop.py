@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from .conftest import INSTALLED_IMAGES, OTHER_RELEASES
+
 JOB_SECONDS = 3
 WORKER = ["python3", "-u", "/t/worker.py", "--out", "/out", "--job-seconds", str(JOB_SECONDS)]
 NO_ENV = {"TINI_PY_GRACEFUL": ""}
@@ -19,10 +21,14 @@ def run_worker(containers, image, *tini_args, env=None):
                       env=env if env is not None else NO_ENV)
 
 
-@pytest.mark.parametrize("tini_args", [("-v", "-g", "QUIT"), ("-v", "--profile", "php-resque")],
-                         ids=["g-QUIT", "profile-php-resque"])
-def test_graceful_quit_lets_the_job_finish_on_docker_stop(tini_image, containers, tini_args):
-    ctr = run_worker(containers, tini_image, *tini_args)
+@pytest.mark.parametrize("installed_image, tini_args", [
+    pytest.param("bookworm-zipapp", ("-v", "-g", "QUIT"), id="g-QUIT"),
+    pytest.param("bookworm-zipapp", ("-v", "--profile", "php-resque"), id="profile-php-resque"),
+    *[pytest.param(name, ("-v", "-g", "QUIT"), id=name + "-g-QUIT") for name in OTHER_RELEASES],
+], indirect=["installed_image"])
+def test_graceful_quit_lets_the_job_finish_on_docker_stop(installed_image, containers,
+                                                          tini_args):
+    ctr = run_worker(containers, installed_image.tag, *tini_args)
     ctr.wait_for_event("start 1")
     worker_pid = int(re.search(r"ready pid=(\d+)", ctr.events()[0]).group(1))
     elapsed, code = ctr.stop(20)
@@ -41,8 +47,9 @@ def test_graceful_quit_lets_the_job_finish_on_docker_stop(tini_image, containers
     assert elapsed < JOB_SECONDS + 8, elapsed
 
 
-def test_plain_term_cuts_the_job(tini_image, containers):
-    ctr = run_worker(containers, tini_image)
+@pytest.mark.parametrize("installed_image", INSTALLED_IMAGES, indirect=True)
+def test_plain_term_cuts_the_job(installed_image, containers):
+    ctr = run_worker(containers, installed_image.tag)
     ctr.wait_for_event("start 1")
     elapsed, code = ctr.stop(20)
     events = ctr.events()

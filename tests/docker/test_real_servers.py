@@ -41,23 +41,38 @@ def php_fpm_request(containers, image, init, server=PHP_FPM, seconds=REQUEST_SEC
     return ctr, client
 
 
+# php-fpm's scenarios run on the servers image (python3) and on a PHP
+# team's image whose only Python is python3-minimal (no ctypes).
+PHP_IMAGES = {"servers": "servers_image", "python3-minimal": "php_minimal_image"}
+
+
+@pytest.fixture
+def php_image(request):
+    """Parametrize indirectly with a key of PHP_IMAGES."""
+    return request.getfixturevalue(PHP_IMAGES[request.param])
+
+
 def php_fpm_completed(ctr, client):
     return client.rc == 0 and b"done after" in client.body \
         and len(events_starting(ctr, "done")) == 1
 
 
-@pytest.mark.parametrize("init, server, finishes", [
-    pytest.param(["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM, True,
+@pytest.mark.parametrize("php_image, init, server, finishes", [
+    pytest.param("servers", ["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM, True,
                  id="profile-php-fpm-finishes"),
-    pytest.param(["tini-py", "-v"], PHP_FPM, False, id="control-plain-TERM-cuts"),
-    pytest.param(["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM_TIMEOUT_0, False,
+    pytest.param("servers", ["tini-py", "-v"], PHP_FPM, False, id="control-plain-TERM-cuts"),
+    pytest.param("servers", ["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM_TIMEOUT_0, False,
                  id="control-process_control_timeout-0-cuts"),
-])
-def test_php_fpm_docker_stop_mid_request(servers_image, containers, init, server, finishes):
-    ctr, client = php_fpm_request(containers, servers_image, init, server)
+    pytest.param("python3-minimal", ["tini-py", "-v", "--profile", "php-fpm"], PHP_FPM, True,
+                 id="python3-minimal-profile-php-fpm-finishes"),
+    pytest.param("python3-minimal", ["tini-py", "-v"], PHP_FPM, False,
+                 id="python3-minimal-control-plain-TERM-cuts"),
+], indirect=["php_image"])
+def test_php_fpm_docker_stop_mid_request(php_image, containers, init, server, finishes):
+    ctr, client = php_fpm_request(containers, php_image, init, server)
     elapsed, code, completed = stop_mid_request(
         "php-fpm docker stop", ctr, client, lambda client: php_fpm_completed(ctr, client),
-        init=init, config=server[-1])
+        init=init, config=server[-1], image=php_image)
     # php-fpm exits 0 after TERM too: only the request tells a drain from a cut.
     assert code == 0, ctr.logs()
     assert_stop_outcome(finishes, completed, elapsed, (client.describe(), ctr.events()))
@@ -67,31 +82,38 @@ def test_php_fpm_docker_stop_mid_request(servers_image, containers, init, server
         assert client.rc != 0 or not client.body, client.describe()
 
 
-@pytest.mark.parametrize("signal, init, finishes, log_says", [
-    pytest.param("HUP", ["tini-py", "-v", "--profile", "php-fpm"], True,
+@pytest.mark.parametrize("php_image, signal, init, finishes, log_says", [
+    pytest.param("servers", "HUP", ["tini-py", "-v", "--profile", "php-fpm"], True,
                  "Reloading in progress", id="HUP-as-USR2-to-the-master-reloads"),
-    pytest.param("HUP", ["tini-py", "-v", "--profile", "php-fpm", "--to-group", "USR2"], False,
+    pytest.param("servers", "HUP",
+                 ["tini-py", "-v", "--profile", "php-fpm", "--to-group", "USR2"], False,
                  "Reloading in progress", id="control-USR2-to-the-group-cuts"),
     # Debian's php-fpm 8.2 master reloads on HUP itself (older ones died).
-    pytest.param("HUP", ["tini-py", "-v", "--to-child", "HUP"], True,
+    pytest.param("servers", "HUP", ["tini-py", "-v", "--to-child", "HUP"], True,
                  "Reloading in progress", id="plain-HUP-to-the-master-reloads"),
-    pytest.param("HUP", ["tini-py", "-v"], False,
+    pytest.param("servers", "HUP", ["tini-py", "-v"], False,
                  "Reloading in progress", id="control-plain-HUP-to-the-group-cuts"),
-    pytest.param("USR1", ["tini-py", "-v", "--profile", "php-fpm"], True,
+    pytest.param("servers", "USR1", ["tini-py", "-v", "--profile", "php-fpm"], True,
                  "error log file re-opened", id="USR1-to-the-master-reopens-logs"),
-    pytest.param("USR1", ["tini-py", "-v", "--profile", "php-fpm", "--to-group", "USR1"], False,
+    pytest.param("servers", "USR1",
+                 ["tini-py", "-v", "--profile", "php-fpm", "--to-group", "USR1"], False,
                  "error log file re-opened", id="control-USR1-to-the-group-cuts"),
-])
-def test_php_fpm_master_signal_mid_request(servers_image, containers, signal, init, finishes,
+    pytest.param("python3-minimal", "HUP", ["tini-py", "-v", "--profile", "php-fpm"], True,
+                 "Reloading in progress", id="python3-minimal-HUP-as-USR2-to-the-master-reloads"),
+    pytest.param("python3-minimal", "HUP", ["tini-py", "-v"], False,
+                 "Reloading in progress", id="python3-minimal-control-plain-HUP-to-the-group-cuts"),
+], indirect=["php_image"])
+def test_php_fpm_master_signal_mid_request(php_image, containers, signal, init, finishes,
                                            log_says):
-    ctr, client = php_fpm_request(containers, servers_image, init)
+    ctr, client = php_fpm_request(containers, php_image, init)
     master, workers, elapsed = signal_mid_request(ctr, client, signal)
     ctr.wait_for_log(log_says, timeout=15)
     assert ctr.running, ctr.logs()
     completed = php_fpm_completed(ctr, client)
     after = children_of(ctr, master)
     record("php-fpm %s" % signal, init=init, completed=completed, seconds=round(elapsed, 2),
-           workers_before=workers, workers_after=after, client=client.describe())
+           workers_before=workers, workers_after=after, client=client.describe(),
+           image=php_image)
     assert main_pid(ctr) == master
     if finishes:
         assert completed, (client.describe(), ctr.events(), ctr.logs())

@@ -9,6 +9,7 @@ podman's own --init, catatonit as PID 1 with tini-py as its child.
 """
 import pytest
 
+from .conftest import InstalledImage
 from .podman_engines import (podman, podman_containers, podman_example,  # noqa: F401 - fixtures
                              podman_rootful, podman_rootless, podman_servers)
 from .servers_util import PHP_FPM, children_of, record
@@ -48,11 +49,12 @@ def test_podman_stop(podman, podman_example, podman_containers, tini_args):
     """tini-py is PID 1 (its launcher line); podman stop -t 20: -g QUIT lets
     the job finish (exit 0), plain TERM cuts it (143)."""
     if tini_args:
-        run_and_record(podman, "stop -g QUIT", graceful_stop_scenario, podman_example,
-                       podman_containers, tini_args)
+        run_and_record(podman, "stop -g QUIT", graceful_stop_scenario,
+                       InstalledImage(podman_example, "bookworm", "zipapp"), podman_containers,
+                       tini_args)
     else:
-        run_and_record(podman, "stop plain TERM", plain_term_scenario, podman_example,
-                       podman_containers)
+        run_and_record(podman, "stop plain TERM", plain_term_scenario,
+                       InstalledImage(podman_example, "bookworm", "zipapp"), podman_containers)
 
 
 def test_podman_runs_tini_py_as_pid1(podman, podman_example, podman_containers):

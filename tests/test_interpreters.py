@@ -30,7 +30,7 @@ from interpreters import (SUPPORTED, TEST_PYTHON, TEST_PYTHON_VARIABLE, ask, dot
 # The process-level contract: every catchable signal forwarded, rewrites and
 # routing, exit statuses, reaping and the leftovers' drain, the early TERM
 # kept by the launcher, isolation from PYTHON* variables and site hooks,
-# the environment byte for byte, the start-up's fast paths.
+# the environment byte for byte, the start-up's fast paths, signal names.
 CONTRACT = [
     "test_forwarding.py",
     "test_routing.py",
@@ -40,6 +40,7 @@ CONTRACT = [
     "test_isolation.py",
     "test_startup_fast_paths.py",
     "test_startup_loading.py",
+    "test_profile_hint_and_routes.py",
 ]
 VERSIONS = pytest.mark.parametrize("version", SUPPORTED, ids=dotted)
 

@@ -24,8 +24,8 @@ import pytest
 
 from conftest import REPO
 from installed import EDITED_SOURCE_RAN, Installed, run_to_exit_3, zipapp_with_edited_source
-from interpreters import (SUPPORTED, TEST_PYTHON, TEST_PYTHON_VARIABLE, ask, dotted,
-                          interpreter_or_skip)
+from interpreters import (REQUIRED_VARIABLE, SUPPORTED, TEST_PYTHON, TEST_PYTHON_VARIABLE, ask,
+                          dotted, interpreter_or_skip)
 
 # The process-level contract: every catchable signal forwarded, rewrites and
 # routing, exit statuses, reaping and the leftovers' drain, the early TERM
@@ -47,10 +47,10 @@ VERSIONS = pytest.mark.parametrize("version", SUPPORTED, ids=dotted)
 
 @VERSIONS
 def test_the_contract_holds_under(version, tmp_path, capsys):
-    interpreter = interpreter_or_skip(version)
     session = ask(TEST_PYTHON)
     if session is not None and session.minor == version:
         pytest.skip("CPython %s runs this session: the whole suite is its run" % dotted(version))
+    interpreter = interpreter_or_skip(version)
     command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
                "--basetemp", str(tmp_path / "basetemp")] + ["tests/" + name for name in CONTRACT]
     env = dict(os.environ, **{TEST_PYTHON_VARIABLE: interpreter.path})
@@ -60,6 +60,27 @@ def test_the_contract_holds_under(version, tmp_path, capsys):
     assert result.returncode == 0, "under %r:\n%s" % (interpreter, result.stdout[-12000:])
     with capsys.disabled():
         sys.stdout.write("\n  contract under %r: %s\n" % (interpreter, summary.strip("= ")))
+
+
+@pytest.mark.parametrize("required", ["", "3.9,3.13"], ids=["skipped", "required-fails"])
+def test_a_machine_without_a_version_skips_it_unless_it_is_required(required, tmp_path):
+    """No pyenv and no python3.9 on PATH: a user's machine skips 3.9 and
+    says why; with .ci/run's TINI_PY_REQUIRED_PYTHONS it fails."""
+    env = dict(os.environ, PYENV_ROOT=str(tmp_path / "no-pyenv"), PATH=str(tmp_path / "no-bin"),
+               **{REQUIRED_VARIABLE: required})
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider",
+                             "--basetemp", str(tmp_path / "basetemp"),
+                             "tests/test_interpreters.py::test_the_contract_holds_under[3.9]"],
+                            cwd=str(REPO), env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=120)
+    missing = "no CPython 3.9 on this machine (looked in %s and for python3.9 on PATH)" % (
+        tmp_path / "no-pyenv" / "versions")
+    assert missing in result.stdout, result.stdout
+    if required:
+        assert result.returncode == 1 and "1 failed" in result.stdout, result.stdout
+        assert "which %s requires" % REQUIRED_VARIABLE in result.stdout
+    else:
+        assert result.returncode == 0 and "1 skipped" in result.stdout, result.stdout
 
 
 # ----------------------------------------------- a zipapp another one built

@@ -10,7 +10,7 @@ starts) must reach the command.
 
 The command must still start as its caller started tini-py: with no signal
 blocked (not the launcher's everything-blocked mask), and with tini-py's
-environment byte for byte.
+environment byte for byte (under each locale: test_startup_fast_paths.py).
 """
 import os
 import shutil

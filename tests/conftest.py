@@ -22,14 +22,15 @@ from pathlib import Path
 import pytest
 
 from installed import installed, installed_venv, installed_zipapp  # noqa: F401 - fixtures
+from interpreters import TEST_PYTHON
 
 REPO = Path(__file__).resolve().parent.parent
 PROGS = Path(__file__).resolve().parent / "progs"
-TINI = [sys.executable, "-m", "tini_py"]
+TINI = [TEST_PYTHON, "-m", "tini_py"]
 # tini-py started isolated, as its installed command and zipapp run it;
 # `python -m tini_py` executes itself again like this (tini_py/isolation.py).
 ISOLATED_BOOT = "import sys;sys.path+=sys.argv[1:2];import tini_py;tini_py.boot()"
-TINI_ISOLATED = [sys.executable, "-I", "-S", "-c", ISOLATED_BOOT, str(REPO)]
+TINI_ISOLATED = [TEST_PYTHON, "-I", "-S", "-c", ISOLATED_BOOT, str(REPO)]
 PY = sys.executable
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 MODES = ("pid1", "subreaper")
@@ -371,6 +372,12 @@ def run_tini(args, mode="subreaper", timeout=30, env=None, input=None, **kwargs)
         raise AssertionError("tini-py %r did not exit within %ss" % (args, timeout))
     return subprocess.CompletedProcess(proc.args, proc.returncode,
                                        out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def pytest_report_header():
+    version = subprocess.run([TEST_PYTHON, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True).stdout.strip()
+    return "tini-py runs under: %s (%s)" % (TEST_PYTHON, version or "does not start")
 
 
 @pytest.fixture(scope="session", autouse=True)

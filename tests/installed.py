@@ -8,10 +8,12 @@
   to send a signal a set number of milliseconds after a process exec'd --
   the moment a container runtime starts PID 1.
 
-Both forms run the first ``python3`` on PATH, as in an image; ``form_env``
-puts the session venv's bin first.
+Both are made with the session's interpreter (interpreters.TEST_PYTHON) and
+run the first ``python3`` on PATH, as in an image; ``form_env`` puts the
+session venv's bin first.
 """
 import errno
+import io
 import os
 import shutil
 import signal
@@ -21,11 +23,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from interpreters import TEST_PYTHON
+
 REPO = Path(__file__).resolve().parent.parent
+# setuptools >= 61 reads [project] from pyproject.toml: the venvs of Python
+# 3.9-3.11 come with an older one, those of 3.12 and later with none.  pip
+# downloads this wheel once; every venv installs it offline.
+SETUPTOOLS = ("setuptools", "82.0.1")
+WHEELS = REPO / ".cache" / "wheels"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Each makes a plain `python3` die before running any code of its own
 # ("Fatal Python error", exit 1); an isolated one ignores them.
@@ -36,6 +46,14 @@ FATAL = {
     "PYTHONUTF8": "bogus",
     "PYTHONIOENCODING": "no-such-codec",
     "PYTHONINTMAXSTRDIGITS": "1",
+}
+
+# Values a command's environment may hold that Python could not pass on as
+# it is through os.environ, and PYTHON* variables an isolated tini-py ignores.
+ODD_ENV = {
+    "EMPTY": "", "EQUALS": "a=b==c", "NEWLINE": "one\ntwo",
+    "NOT_UTF8": os.fsdecode(b"\xff\xfe\x80"),
+    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "error", "PYTHONINSPECT": "1",
 }
 
 
@@ -94,18 +112,30 @@ def _install_into_venv(root):
     source.mkdir()
     copy_sources(source)
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([TEST_PYTHON, "-m", "venv", str(venv)], check=True, timeout=300)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
-           "--disable-pip-version-check"]
-    # Offline when the venv has setuptools (3.11 and older); else pip fetches it.
-    result = subprocess.run(pip + ["--no-build-isolation", "--no-index", str(source)],
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        result = subprocess.run(pip + [str(source)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+           "--no-index", "--disable-pip-version-check"]
+    for what in ([str(setuptools_wheel())], ["--no-build-isolation", str(source)]):
+        result = subprocess.run(pip + what, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
     script = venv / "bin" / "tini-py"
     assert script.exists(), "pip did not install the tini-py command"
     return Installed("venv", [str(script)], venv / "bin")
+
+
+def setuptools_wheel():
+    """The SETUPTOOLS wheel in WHEELS, downloaded the first time."""
+    pattern = "%s-%s-*.whl" % SETUPTOOLS
+    if not list(WHEELS.glob(pattern)):
+        WHEELS.mkdir(parents=True, exist_ok=True)
+        download = Path(tempfile.mkdtemp(dir=str(WHEELS)))
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--disable-pip-version-check", "--dest", str(download),
+                        "%s==%s" % SETUPTOOLS], check=True, timeout=300)
+        for wheel in download.glob(pattern):
+            wheel.rename(WHEELS / wheel.name)  # whole, or not there
+        shutil.rmtree(download, ignore_errors=True)
+    return sorted(WHEELS.glob(pattern))[0]
 
 
 def copied_command(installed_venv, prefix):
@@ -137,6 +167,29 @@ def installed_zipapp(tmp_path_factory, installed_venv):
                     "--output", str(output), "--python", installed_venv.python],
                    check=True, capture_output=True, timeout=120)
     return Installed("zipapp", [str(output)], installed_venv.bin)
+
+
+# Appended to a module's source: says so when that source is what runs.
+EDITED_SOURCE_RAN = "edited source ran\n"
+EDIT_MARK = b"import posix\nposix.write(2, %r)\n" % EDITED_SOURCE_RAN.encode()
+
+
+def zipapp_with_edited_source(archive, target, module="tini_py/supervise.py",
+                              keep_bytecode=True):
+    """A copy of the zipapp at target whose source of module ends with
+    EDIT_MARK; its stored .pyc is kept as it was (or left out)."""
+    data = Path(archive).read_bytes()
+    launcher = data[:data.index(b"\n") + 1]
+    with zipfile.ZipFile(io.BytesIO(data)) as source, open(str(target), "wb") as output:
+        output.write(launcher)
+        with zipfile.ZipFile(output, "w") as copy:
+            for info in source.infolist():
+                if info.filename == module + "c" and not keep_bytecode:
+                    continue
+                body = source.read(info)
+                copy.writestr(info, body + EDIT_MARK if info.filename == module else body)
+    os.chmod(str(target), 0o755)
+    return target
 
 
 @pytest.fixture(params=["venv", "zipapp"])

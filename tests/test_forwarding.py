@@ -51,6 +51,8 @@ MAPPINGS = {
     "-r USR1:0": (["-r", "USR1:0"], {}, S.SIGUSR1, 0),
     "-r sigusr1:rtmax-1": (["-r", "sigusr1:rtmax-1"], {}, S.SIGUSR1, signal.SIGRTMAX - 1),
     "-r 35:WINCH": (["-r", "35:WINCH"], {}, 35, S.SIGWINCH),
+    # Linux's 16, which Python's signal module names from 3.11 on only.
+    "-r STKFLT:USR1": (["-r", "STKFLT:USR1"], {}, 16, S.SIGUSR1),
     "two -r": (["-r", "HUP:USR2", "-r", "USR1:0"], {}, S.SIGHUP, S.SIGUSR2),
     "two -r drop": (["-r", "HUP:USR2", "-r", "USR1:0"], {}, S.SIGUSR1, 0),
     "env GRACEFUL": ([], {"TINI_PY_GRACEFUL": "QUIT"}, S.SIGTERM, S.SIGQUIT),

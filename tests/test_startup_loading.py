@@ -4,20 +4,17 @@ to handle, as for any package.
 """
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from installed import copied_command, form_env, run_to_exit_3
-
-EDIT_MARK = b"import posix\nposix.write(2, b'edited source ran\\n')\n"
+from installed import EDIT_MARK, EDITED_SOURCE_RAN, copied_command, form_env, run_to_exit_3
 
 
 def copied_installation(installed_venv, prefix):
     """bin/tini-py and lib/pythonX.Y/site-packages/tini_py (with the .pyc
     pip compiled, their timestamps kept) under prefix."""
     command = copied_command(installed_venv, prefix)
-    site = prefix / "lib" / ("python%d.%d" % sys.version_info[:2]) / "site-packages"
+    site = prefix / installed_venv.site_packages.relative_to(installed_venv.bin.parent)
     shutil.copytree(installed_venv.site_packages / "tini_py", site / "tini_py")
     return command, site / "tini_py"
 
@@ -35,7 +32,7 @@ def test_a_module_edited_after_it_was_compiled_runs_as_edited(installed_venv, tm
     assert run(command, installed_venv) == (3, "")
     with open(package / (module + ".py"), "ab") as source:
         source.write(EDIT_MARK)
-    assert run(command, installed_venv) == (3, "edited source ran\n")
+    assert run(command, installed_venv) == (3, EDITED_SOURCE_RAN)
 
 
 def test_hash_checked_bytecode_is_left_to_the_import_system(installed_venv, tmp_path):
@@ -46,7 +43,7 @@ def test_hash_checked_bytecode_is_left_to_the_import_system(installed_venv, tmp_
     subprocess.run([installed_venv.python, "-m", "compileall", "-q", "--invalidation-mode",
                     "checked-hash", str(package)], check=True, timeout=60)
     (package / "supervise.py").write_bytes((package / "supervise.py").read_bytes() + EDIT_MARK)
-    assert run(command, installed_venv) == (3, "edited source ran\n")
+    assert run(command, installed_venv) == (3, EDITED_SOURCE_RAN)
 
 
 @pytest.mark.parametrize("python_flags", [[], ["-B"], ["-O"]], ids=["plain", "B", "O"])

@@ -43,6 +43,10 @@ def _name_tables():
             if name.startswith("SIG") and not name.startswith("SIG_")
             and name not in _ALIASES and name not in ("SIGRTMIN", "SIGRTMAX")
         }
+        if 16 not in by_name.values():
+            # Linux's SIGSTKFLT (16 where no other signal is): Python 3.9
+            # and 3.10 do not name it, 3.11 and later do.
+            by_name["STKFLT"] = 16
         by_number = {number: name for name, number in by_name.items()}
         by_name.update(CLD=_signal.SIGCHLD, IOT=_signal.SIGABRT, POLL=_signal.SIGIO)
         _names = by_name, by_number

@@ -115,6 +115,12 @@ def import_op(module):
     return ("", "import " + module)
 
 
+def lazy_import(key, what, where, into, statement, module):
+    """An import inside a function, undone: at the top of ``into``."""
+    return Optimisation(key, what, where, "no (slightly): an import inside a function",
+                        [eager(into, statement)], op=import_op(module))
+
+
 EXITCAUSE_OPEN = '''def _read(path):
     try:
         with open(path, encoding="ascii", errors="replace") as source:
@@ -169,16 +175,12 @@ OPTIMISATIONS = [
         "supervise.Supervisor.route", "no (slightly): a cache, not a table",
         [("tini_py/supervise.py", after("        self.plain = {}\n", ROUTES_AT_START))],
         op=(SUPERVISOR, "for number in FORWARDED: supervisor.route(number)")),
-    Optimisation(
-        "drain", "drain.py (and processes.py) imported only when processes are left",
-        "__main__.supervise", "no (slightly): an import inside a function",
-        [eager(MAIN, "from tini_py.drain import drain_leftovers")],
-        op=import_op("tini_py.drain")),
-    Optimisation(
-        "processes", "processes.py imported only by the drain, -t and not-PID-1 exits",
-        "supervise.Supervisor", "no (slightly): an import inside a function",
-        [eager("tini_py/supervise.py", "from tini_py.processes import signal_everyone")],
-        op=import_op("tini_py.processes")),
+    lazy_import("drain", "drain.py (and processes.py) imported only when processes are left",
+                "__main__.supervise", MAIN, "from tini_py.drain import drain_leftovers",
+                "tini_py.drain"),
+    lazy_import("processes", "processes.py imported only by the drain, -t and not-PID-1 exits",
+                "supervise.Supervisor", "tini_py/supervise.py",
+                "from tini_py.processes import signal_everyone", "tini_py.processes"),
     Optimisation(
         "pid1-left", "as PID 1, `kill(-1, 0)` says whether anything is left (no /proc walk)",
         "supervise.Supervisor.anything_left", "no: a second way to ask",
@@ -191,47 +193,32 @@ OPTIMISATIONS = [
             "            except OSError:\n"
             "                return False\n"
             "            return True\n", ""))]),
-    Optimisation(
-        "jobcontrol", "jobcontrol.py imported only at a terminal", "supervise.Supervisor",
-        "no (slightly): an import inside a function",
-        [eager("tini_py/supervise.py", "from tini_py.jobcontrol import TerminalJob")],
-        op=import_op("tini_py.jobcontrol")),
-    Optimisation(
-        "kernel", "kernel.py imported only when not PID 1 or with -p", "__main__.run_init",
-        "no (slightly): an import inside a function",
-        [eager(MAIN, "from tini_py.kernel import register_with_kernel")],
-        op=import_op("tini_py.kernel")),
+    lazy_import("jobcontrol", "jobcontrol.py imported only at a terminal",
+                "supervise.Supervisor", "tini_py/supervise.py",
+                "from tini_py.jobcontrol import TerminalJob", "tini_py.jobcontrol"),
+    lazy_import("kernel", "kernel.py imported only when not PID 1 or with -p",
+                "__main__.run_init", MAIN, "from tini_py.kernel import register_with_kernel",
+                "tini_py.kernel"),
     Optimisation(
         "ctypes", "ctypes imported only for a prctl (not PID 1, or -p)", "kernel._load_prctl",
         "no (slightly): an import inside a function",
         [eager(MAIN, "from tini_py.kernel import register_with_kernel"),
          eager("tini_py/kernel.py", "import ctypes")],
         op=import_op("ctypes")),
-    Optimisation(
-        "isolation", "isolation.py imported only when not started isolated", "__main__.isolate",
-        "no (slightly): an import inside a function",
-        [eager(MAIN, "from tini_py.isolation import execute_isolated")],
-        op=import_op("tini_py.isolation")),
-    Optimisation(
-        "profiles", "profiles.py imported only for --profile (and the hint, after the spawn)",
-        "config.apply_profile", "no (slightly): an import inside a function",
-        [eager("tini_py/config.py", "from tini_py.profiles import lookup_profile")],
-        op=import_op("tini_py.profiles")),
-    Optimisation(
-        "showroutes", "showroutes.py imported only for --show-routes", "__main__.run_action",
-        "no (slightly): an import inside a function",
-        [eager(MAIN, "from tini_py.showroutes import describe_routes")],
-        op=import_op("tini_py.showroutes")),
-    Optimisation(
-        "helptext", "the --help text in its own module", "helptext.py",
-        "no (slightly): a module of its own",
-        [eager(MAIN, "from tini_py.helptext import HELP")],
-        op=import_op("tini_py.helptext")),
-    Optimisation(
-        "prestop", "prestop.py (which imports os) imported only for `prestop`",
-        "__main__.run_action", "no (slightly): an import inside a function",
-        [eager(MAIN, "from tini_py.prestop import run_prestop")],
-        op=import_op("tini_py.prestop")),
+    lazy_import("isolation", "isolation.py imported only when not started isolated",
+                "__main__.isolate", MAIN, "from tini_py.isolation import execute_isolated",
+                "tini_py.isolation"),
+    lazy_import("profiles", "profiles.py imported only for --profile (and the hint, after "
+                "the spawn)", "config.apply_profile", "tini_py/config.py",
+                "from tini_py.profiles import lookup_profile", "tini_py.profiles"),
+    lazy_import("showroutes", "showroutes.py imported only for --show-routes",
+                "__main__.run_action", MAIN, "from tini_py.showroutes import describe_routes",
+                "tini_py.showroutes"),
+    lazy_import("helptext", "the --help text in its own module, imported only for --help",
+                "helptext.py", MAIN, "from tini_py.helptext import HELP", "tini_py.helptext"),
+    lazy_import("prestop", "prestop.py (which imports os) imported only for `prestop`",
+                "__main__.run_action", MAIN, "from tini_py.prestop import run_prestop",
+                "tini_py.prestop"),
     Optimisation(
         "errno", "errno numbers written out (ESRCH = 3), not `import errno`",
         "supervise, spawn, processes", "no: numbers instead of names",

@@ -451,22 +451,28 @@ def measure_ops(copies, chosen, runs):
             for key, _ in programs}, modules
 
 
-def measure_latency(pairs, tini, rounds, samples, cpu):
-    """{name: (p50 us, p99 us)} of run.py's ping-pong, as it is / undone / tini."""
+def measure_latency(pairs, tini, rounds, samples, soak, cpu):
+    """{name: (p50 us, p99 us, CPU us per forwarded signal)}, as it is /
+    undone / tini: run.py's ping-pong, then its soak (a blast of SIGUSR2),
+    in each session."""
     plain, undone = pairs["hot-path"]
     inits = [plain, undone] + ([tini] if tini else [])
     tmp = tempfile.mkdtemp(prefix="tini-py-opt-lat.")
     try:
         tool = bench.compile_tool(tmp)
-        cfg = types.SimpleNamespace(samples=samples, gap_us=100, cpu=cpu, idle=0, soak=0)
+        cfg = types.SimpleNamespace(samples=samples, gap_us=100, cpu=cpu, idle=0, soak=soak)
         lat = {i.name: [] for i in inits}
+        cpu_per_signal = {i.name: [] for i in inits}
         for rnd in range(rounds):
             for init in inits[rnd % len(inits):] + inits[:rnd % len(inits)]:
                 log("latency round %d/%d: %s" % (rnd + 1, rounds, init.name))
-                lat[init.name] += bench.run_signal_session(init, tool, tmp, cfg, False, False)["lat_ns"]
+                r = bench.run_signal_session(init, tool, tmp, cfg, False, True)
+                lat[init.name] += r["lat_ns"]
+                cpu_per_signal[init.name].append(r["soak"]["cpu_us_per_forward"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {n: (bench.pct(v, 50) / 1000, bench.pct(v, 99) / 1000) for n, v in lat.items()}
+    return {n: (bench.pct(v, 50) / 1000, bench.pct(v, 99) / 1000,
+                statistics.median(cpu_per_signal[n])) for n, v in lat.items()}
 
 
 # ---------------------------------------------------------------- report
@@ -503,7 +509,8 @@ def table(chosen, gains, ops, latency, tini_name):
             if not latency:
                 continue
             p, u = latency["as-is"], latency[opt.key]
-            ab = "latency p50 %.1f -> %.1f us, p99 %.1f -> %.1f us undone" % (p[0], u[0], p[1], u[1])
+            ab = ("latency p50 %.1f -> %.1f us, p99 %.1f -> %.1f us; CPU per forwarded signal "
+                  "%.2f -> %.2f us (as it is -> undone)" % (p[0], u[0], p[1], u[1], p[2], u[2]))
             judged = latency_verdict(opt, latency, tini_name)
         else:
             g = gains.get(opt.key)
@@ -525,8 +532,10 @@ def main():
     ap.add_argument("--runs", type=int, default=400, help="start-up rounds (default 400)")
     ap.add_argument("--op-runs", type=int, default=100,
                     help="fresh interpreters per isolated operation (default 100)")
-    ap.add_argument("--latency-rounds", type=int, default=6, help="latency sessions per init")
+    ap.add_argument("--latency-rounds", type=int, default=10, help="latency sessions per init")
     ap.add_argument("--samples", type=int, default=500, help="signals per latency session")
+    ap.add_argument("--soak", type=int, default=100000,
+                    help="SIGUSR2 blasted at the end of each latency session")
     ap.add_argument("--only", metavar="KEYS", help="comma list of optimisation keys: "
                     + ",".join(o.key for o in OPTIMISATIONS))
     ap.add_argument("--check", action="store_true",
@@ -562,7 +571,7 @@ def main():
             tini_path = bench.ensure_debian_inits()["tini"]
             tini = bench.Init("tini", [tini_path, "-g", "--"]) if tini_path else None
             tini_name = tini and tini.name
-            lat = measure_latency(pairs, tini, cfg.latency_rounds, cfg.samples, cfg.cpu)
+            lat = measure_latency(pairs, tini, cfg.latency_rounds, cfg.samples, cfg.soak, cfg.cpu)
             latency = {"as-is": lat[pairs["hot-path"][0].name], "hot-path": lat["hot-path"]}
             if tini:
                 latency[tini.name] = lat[tini.name]
@@ -572,16 +581,18 @@ def main():
         print("\n".join(table(chosen, gains, ops, latency, tini_name)))
         print()
         print("A/B: median of `unshare ... INIT -- /bin/true` undone minus as it is, %d interleaved "
-              "rounds; start-up cost as it is %.2f ms over /bin/true (installed command)%s. "
-              "Isolated operation: median of %d fresh `python -I -S` (%d modules preloaded, "
-              "as a plain run imports them), undone minus as it is."
+              "rounds; start-up cost as it is %.2f ms over /bin/true (installed command)%s."
               % (cfg.runs, cost["as-is"],
-                 ", zipapp %.2f ms" % cost["zipapp as-is"] if "zipapp as-is" in cost else "",
-                 cfg.op_runs, len(modules)))
+                 ", zipapp %.2f ms" % cost["zipapp as-is"] if "zipapp as-is" in cost else ""))
+        if ops:
+            print("Isolated operation: median of %d fresh `python -I -S` (%d modules preloaded, "
+                  "as a plain run imports them), undone minus as it is." % (cfg.op_runs, len(modules)))
         if latency:
-            print("Latency: run.py's ping-pong, %d sessions x %d signals per init, pinned to CPU %d%s."
-                  % (cfg.latency_rounds, cfg.samples, cfg.cpu,
-                     "; tini p50 %.1f us, p99 %.1f us" % latency[tini_name] if tini_name else ""))
+            print("Latency: run.py's ping-pong, %d sessions x %d signals per init, pinned to CPU %d, "
+                  "each session then blasted with %d SIGUSR2 (CPU: median over the sessions)%s."
+                  % (cfg.latency_rounds, cfg.samples, cfg.cpu, cfg.soak,
+                     "; tini p50 %.1f us, p99 %.1f us, CPU %.2f us" % latency[tini_name]
+                     if tini_name else ""))
         print("%s UTC, commit %s, python %s, load average (1 min) %.1f at start, %.1f at end, "
               "%d CPUs; command: python3 bench/optimisations.py %s"
               % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), rev,

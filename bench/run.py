@@ -3,7 +3,7 @@
 
 Usage (as root; not part of the test suite, asserts nothing):
 
-    python3 bench/run.py            # full run, ~8 minutes
+    python3 bench/run.py            # full run, ~21 minutes
     python3 bench/run.py --quick    # short run, ~2 minutes
     python3 bench/run.py --parts startup,early --only tini,tini-py,zipapp
 

@@ -3,7 +3,7 @@
 
 Usage (as root; not part of the test suite, asserts nothing):
 
-    python3 bench/run.py            # full run, ~8 minutes
+    python3 bench/run.py            # full run, ~21 minutes
     python3 bench/run.py --quick    # short run, ~2 minutes
     python3 bench/run.py --parts startup,early --only tini,tini-py,zipapp
 
@@ -91,12 +91,20 @@ def make_console_script(tmp, given):
         return given
     source = os.path.join(tmp, "src")
     os.mkdir(source)
+    # setup.py writes the launcher line that names the venv's interpreter.
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(os.path.join(REPO, name), source)
     for name in ("tini_py", "scripts"):  # pip builds in the source tree: not in ours
         shutil.copytree(os.path.join(REPO, name), os.path.join(source, name),
                         ignore=shutil.ignore_patterns("__pycache__"))
-    venv = os.path.join(tmp, "venv")
+    script = install_into_venv(source, os.path.join(tmp, "venv"))
+    if script:
+        check_launcher_names_venv(script)
+    return script
+
+
+def install_into_venv(source, venv):
+    """python -m venv (this interpreter), pip install SOURCE: its bin/tini-py, or None."""
     subprocess.run([PY, "-m", "venv", venv], check=True)
     vpy = os.path.join(venv, "bin", "python")
     base = ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
@@ -106,9 +114,34 @@ def make_console_script(tmp, given):
         r = subprocess.run([vpy] + base + [source], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     script = os.path.join(venv, "bin", "tini-py")
     if r.returncode != 0 or not os.path.exists(script):
-        log("could not pip install the repo into a venv: " + r.stderr.decode(errors="replace")[-300:])
+        log("could not pip install %s into a venv: %s"
+            % (source, r.stderr.decode(errors="replace")[-300:]))
         return None
     return script
+
+
+def check_launcher_names_venv(script):
+    """The installed command's line must put the venv's bin first for env's
+    lookup (setup.py); else a shim on PATH would run and be measured."""
+    with open(script, "rb") as f:
+        line = f.readline().decode(errors="replace").rstrip("\n")
+    if "PATH=%s:" % os.path.dirname(os.path.abspath(script)) not in line:
+        log("the installed command's launcher line does not name the venv's bin: %s" % line)
+
+
+def make_old_console_script(tmp, commit):
+    """The installed command as it was at ``commit`` (git archive, pip install
+    into its own venv), or None when the repository cannot give it."""
+    source = os.path.join(tmp, "src-" + commit)
+    os.mkdir(source)
+    archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", commit],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if archive.returncode != 0:
+        log("no commit %s here (%s): its launcher is not measured"
+            % (commit, archive.stderr.decode(errors="replace").strip()))
+        return None
+    subprocess.run(["tar", "-x", "-C", source], input=archive.stdout, check=True)
+    return install_into_venv(source, os.path.join(tmp, "venv-" + commit))
 
 
 def make_zipapp(tmp):
@@ -122,15 +155,84 @@ def make_zipapp(tmp):
     return out
 
 
+STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SHIMS = os.path.join(os.environ.get("PYENV_ROOT") or "/root/.pyenv", "shims")
+# The commit before the launcher line named its interpreter: env looked
+# `python3` up on PATH, and a developer's pyenv shim ran first.
+OLD_LAUNCHER_COMMIT = "ffcdf8a"
+
+
 def image_env(bin_dir):
-    """An image's environment: the venv's python3 first on PATH (the launcher
-    line runs `python3`; a pyenv shim there would run bash first)."""
-    return dict(os.environ, PATH=bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    """An image's environment: the venv's python3 first on PATH."""
+    return dict(os.environ, PATH=bin_dir + ":" + STANDARD_PATH)
+
+
+def shell_env():
+    """A developer's shell with pyenv: its shims first on PATH."""
+    return dict(os.environ, PATH=SHIMS + ":" + STANDARD_PATH)
 
 
 class Init:
     def __init__(self, name, argv, env=None):
         self.name, self.argv, self.env = name, argv, env or dict(os.environ)
+
+
+def shim_comparisons(tmp, script, zipapp, py_m, bare_name):
+    """Start-up from a developer's shell, pyenv's shims first on PATH: each
+    launch form next to the same form without them.  Returns the table's
+    rows [(label, name without shims, name with shims)] and the Inits to add
+    to the start-up runs (the old launcher's without shims too)."""
+    if not os.access(os.path.join(SHIMS, "python3"), os.X_OK):
+        log("no pyenv shims at %s: start-up through shims not measured" % SHIMS)
+        return [], []
+    shell = shell_env()
+    bare = Init("bare/shims", ["python3", "-I", "-S", "-c", "pass"], shell)
+    bare.startup_only = True
+    rows, inits = [("`python3 -I -S -c pass`", bare_name, bare.name)], [bare]
+    candidates = []
+    if script:
+        candidates.append(("installed command", "tini-py", Init("tini-py/shims", [script, "--"], shell)))
+        old = make_old_console_script(tmp, OLD_LAUNCHER_COMMIT)
+        if old:
+            old_bin = os.path.dirname(old)
+            label = "installed command at %s (env looked `python3` up on PATH)" % OLD_LAUNCHER_COMMIT
+            plain = Init(OLD_LAUNCHER_COMMIT, [old, "--"], image_env(old_bin))
+            shimmed = Init(OLD_LAUNCHER_COMMIT + "/shims", [old, "--"], shell)
+            if runnable_or_said(plain):
+                inits.append(plain)
+                candidates.append((label, plain.name, shimmed))
+    if zipapp:
+        candidates.append(("zipapp", "zipapp", Init("zipapp/shims", [zipapp, "--"], shell)))
+    if py_m:
+        candidates.append(("`python3 -m tini_py`", "py-m",
+                           Init("py-m/shims", ["python3", "-m", "tini_py", "--"],
+                                dict(shell, PYTHONPATH=REPO))))
+    for label, plain_name, shimmed in candidates:
+        if runnable_or_said(shimmed):
+            rows.append((label, plain_name, shimmed.name))
+            inits.append(shimmed)
+    return rows, inits
+
+
+def runnable_or_said(init):
+    ok, why = tini_py_runnable(init.argv, init.env)
+    if not ok:
+        log("%s is not runnable (%s): not measured" % (init.name, why))
+    return ok
+
+
+def build_shim_table(startup, rows, bare_name):
+    """Start-up cost with and without pyenv's shims first on PATH."""
+    lines = ["| start-up cost (ms) | without shims | pyenv shims first on PATH | the shims add "
+             "| with shims vs %s |" % bare_name, "|---|---|---|---|---|"]
+    bare = startup.get(bare_name)
+    for label, plain, shimmed in rows:
+        a, b = startup.get(plain), startup.get(shimmed)
+        added = "-" if a is None or b is None else "%+.2f" % (b - a)
+        ratio = "-" if b is None or not bare else "%.2fx" % (b / bare)
+        lines.append("| %s (%s) | %s | %s | %s | %s |"
+                     % (label, plain, fmt(a, 2), fmt(b, 2), added, ratio))
+    return lines
 
 
 # ------------------------------------------------------------- /proc reads
@@ -342,6 +444,15 @@ def time_command(argv, env):
 def run_startup(inits, runs):
     """Median ms of `unshare ... INIT /bin/true` minus `unshare ... /bin/true`, interleaved.
     An Init with ``startup_only`` (the bare interpreter) gets no /bin/true."""
+    times = startup_times(inits, runs)
+    base_ms = statistics.median(times[None])
+    return {i.name: statistics.median(times[i.name]) - base_ms for i in inits}, base_ms
+
+
+def startup_times(inits, runs):
+    """{name: [ms of each round]} of `unshare ... INIT /bin/true`, and under
+    None the same of `unshare ... /bin/true`; every round runs each once,
+    in an order rotated by one each round."""
     unshare = shutil.which("unshare")
     base = [unshare] + UNSHARE[1:]
     times = {i.name: [] for i in inits}
@@ -359,8 +470,7 @@ def run_startup(inits, runs):
             if code != 0:
                 raise RuntimeError("%s -- /bin/true exited %d" % (name, code))
             times[name].append(dt * 1000)
-    base_ms = statistics.median(times[None])
-    return {i.name: statistics.median(times[i.name]) - base_ms for i in inits}, base_ms
+    return times
 
 
 def run_early(inits, tool, delays_ms, reps):
@@ -614,6 +724,16 @@ def main():
             py_names = [n for n in py_names if n in keep]
             bares = [b for b in bares if b.name in {bare_of.get(n) for n in py_names}]
         names = [i.name for i in inits]
+        # The launch forms again from a developer's shell (start-up only):
+        # they come with the forms measured.
+        shim_rows, shim_inits = [], []
+        if "startup" in cfg.parts and py_names:
+            shim_bare = "bare-venv" if "bare-venv" in {b.name for b in bares} else "bare"
+            forms = {i.name: i for i in inits}
+            shim_rows, shim_inits = shim_comparisons(
+                tmp, forms["tini-py"].argv[0] if "tini-py" in forms else None,
+                forms["zipapp"].argv[0] if "zipapp" in forms else None,
+                "py-m" in forms, shim_bare)
 
         metrics = {k: {} for k in ("p50", "p99", "rss", "wakeups", "idle_cpu", "startup", "storm",
                                    "masked", "early1", "early5", "early20", "soak_counts", "soak_cpu",
@@ -621,7 +741,7 @@ def main():
         base_ms = float("nan")
         if "startup" in cfg.parts:
             log("start-up: %d runs each" % cfg.startup_runs)
-            startup, base_ms = run_startup(inits + bares, cfg.startup_runs)
+            startup, base_ms = run_startup(inits + bares + shim_inits, cfg.startup_runs)
             metrics["startup"].update(startup)
 
         if "early" in cfg.parts:
@@ -677,8 +797,9 @@ def main():
             "(smallest correct Python init), run by the python running the bench; floor-venv = the same "
             "floor run isolated (`-I -S`) by the venv python; tini-py = the `tini-py` command pip "
             "installed into a venv made from that python, zipapp = tools/build_zipapp.py's archive "
-            "(both run by their launcher line, `env --block-signal python3 -I -S`, with the venv's "
-            "bin first on PATH; compared with floor-venv and bare-venv); py-m = `python3 -m "
+            "(both run by their launcher line: env blocks every signal, then runs the building "
+            "interpreter isolated, `-I -S`; with the venv's bin first on PATH, as in an image; "
+            "compared with floor-venv and bare-venv); py-m = `python3 -m "
             "tini_py --`, which executes itself again isolated (compared with floor and bare). "
             "bare, bare-venv = the interpreter alone, `python -I -S -c pass` (start-up only).",
             "Latency: CLOCK_MONOTONIC before kill(PID 1, SIGUSR1) to CLOCK_MONOTONIC in the child's "
@@ -689,9 +810,23 @@ def main():
             "(child `sleep 5`). Soak: SIGUSR2 blasted at PID 1 (coalescing allowed)."
             % (cfg.cpu, cfg.gap_us, base_ms, cfg.storm),
         ]
+        shim_table = []
+        if shim_rows:
+            shim_table = ["Start-up from a developer's shell, pyenv's shims (%s) first on PATH, "
+                          "interleaved with the runs above:" % SHIMS, ""]
+            shim_table += build_shim_table(metrics["startup"], shim_rows, shim_rows[0][1])
+            legend.append(
+                "Shims: PATH=%s:%s, the launch forms started by their path (py-m and bare: "
+                "`python3` looked up there, i.e. the shim); without shims: the same forms as "
+                "above. %s = the `tini-py` command pip installed from commit %s into its own "
+                "venv, whose line had env look `python3` up on PATH (without shims: that "
+                "venv's bin first)." % (SHIMS, STANDARD_PATH, OLD_LAUNCHER_COMMIT, OLD_LAUNCHER_COMMIT))
         print()
         print("\n".join(table))
         print()
+        if shim_table:
+            print("\n".join(shim_table))
+            print()
         summary = goals_summary(misses)
         if py_names:
             print("\n".join(summary))
@@ -700,6 +835,8 @@ def main():
         with open(cfg.output, "w") as f:
             f.write("# tini-py benchmark\n\n")
             f.write("\n".join(table) + "\n\n")
+            if shim_table:
+                f.write("\n".join(shim_table) + "\n\n")
             if py_names:
                 f.write("\n".join(summary) + "\n\n")
             else:

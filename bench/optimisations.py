@@ -216,6 +216,19 @@ OPTIMISATIONS = [
                 "tini_py.showroutes"),
     lazy_import("helptext", "the --help text in its own module, imported only for --help",
                 "helptext.py", MAIN, "from tini_py.helptext import HELP", "tini_py.helptext"),
+    Optimisation(
+        "lazy-all", "every module a plain run does not need imported where it is needed "
+        "(drain, processes, jobcontrol, kernel, isolation, profiles, showroutes, helptext; "
+        "all undone together)", "__main__, supervise, config",
+        "no (slightly): imports inside functions",
+        [eager(MAIN, "from tini_py.drain import drain_leftovers"),
+         eager("tini_py/supervise.py", "from tini_py.processes import signal_everyone"),
+         eager("tini_py/supervise.py", "from tini_py.jobcontrol import TerminalJob"),
+         eager(MAIN, "from tini_py.kernel import register_with_kernel"),
+         eager(MAIN, "from tini_py.isolation import execute_isolated"),
+         eager("tini_py/config.py", "from tini_py.profiles import lookup_profile"),
+         eager(MAIN, "from tini_py.showroutes import describe_routes"),
+         eager(MAIN, "from tini_py.helptext import HELP")]),
     lazy_import("prestop", "prestop.py (which imports os) imported only for `prestop`",
                 "__main__.run_action", MAIN, "from tini_py.prestop import run_prestop",
                 "tini_py.prestop"),

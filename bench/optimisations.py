@@ -16,8 +16,7 @@ medians, with a 95% bootstrap interval over the rounds; `as-is again`, a
 second unpatched copy, shows what noise alone gives.  Where an A/B is lost in
 that noise, the isolated operation is timed as well: in a fresh `python -I
 -S` that has imported what every run imports, the median cost of that one
-operation (an import, a call).  The forwarding hot path is latency, not
-start-up: run.py's ping-pong latency of the two copies (and tini's).
+operation (an import, a call).
 
 A patch whose text is no longer in the source stops the tool: the code
 moved, and this table must follow it.
@@ -31,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -41,7 +39,6 @@ from tini_py.launch import GENERIC  # noqa: E402  (the line env looks python3 up
 
 REPO, PY, log = bench.REPO, bench.PY, bench.log
 GOAL_MS = 0.5           # an optimisation keeps its place at this gain, or if it is the simpler code
-LATENCY_GOAL = 1.25     # signal latency p50 <= 1.25x tini's (bench/run.py)
 MAIN = "tini_py/__main__.py"
 FIRST_IMPORT = "from tini_py.signals import block_signals\n"  # __main__.py's first line of code
 
@@ -97,8 +94,8 @@ class Optimisation:
     """One optimisation, and how it is undone and measured.
 
     form: "installed" (the pip-installed command), "zipapp", "shims" (the
-    installed command from a shell with pyenv's shims first on PATH) or
-    "latency".  patches: [(path in the repository, patch)]; scripts/tini-py
+    installed command from a shell with pyenv's shims first on PATH).
+    patches: [(path in the repository, patch)]; scripts/tini-py
     is the installed copy of the command.  op: (setup, code) timed in a fresh
     interpreter after the modules every run imports and ``setup``; the
     optimised code's own cost, when it has one, is ``op_as_is``.
@@ -115,24 +112,15 @@ def import_op(module):
     return ("", "import " + module)
 
 
+LAZY_RULE = "one rule with the others, kept as a whole (lazy-all)"
+
+
 def lazy_import(key, what, where, into, statement, module):
     """An import inside a function, undone: at the top of ``into``."""
     return Optimisation(key, what, where, "no (slightly): an import inside a function",
-                        [eager(into, statement)], op=import_op(module))
+                        [eager(into, statement)], op=import_op(module), needed=LAZY_RULE)
 
 
-EXITCAUSE_OPEN = '''def _read(path):
-    try:
-        with open(path, encoding="ascii", errors="replace") as source:
-            return source.read()
-    except OSError:
-        return None'''
-ROUTES_AT_START = ("        from tini_py.signals import FORWARDED\n"
-                   "        for number in FORWARDED:  # undone: every route at start\n"
-                   "            self.route(number)\n")
-SUPERVISOR = ("from tini_py.config import configure\nfrom tini_py.signals import FORWARDED\n"
-              "from tini_py.supervise import Supervisor\n"
-              "supervisor = Supervisor(configure(['true'], {}), 99999, True)")
 
 OPTIMISATIONS = [
     Optimisation(
@@ -157,24 +145,6 @@ OPTIMISATIONS = [
         "same: one call",
         [(MAIN, replace("    posix._exit(run_init(config, child_mask, environment))",
                         "    sys.exit(run_init(config, child_mask, environment))  # undone"))]),
-    Optimisation(
-        "environ", "environment from posix.environ when isolated, not /proc/self/environ",
-        "spawn.original_environment", "no: a second way to read the environment",
-        [("tini_py/spawn.py", replace('    if isolated and b"LC_CTYPE" not in posix.environ:',
-                                      "    if False:  # undone"))],
-        op=("from tini_py.spawn import original_environment", "original_environment()"),
-        op_as_is=("from tini_py.spawn import original_environment",
-                  "original_environment(isolated=True)")),
-    Optimisation(
-        "names", "signal name tables built at the first name", "signals._name_tables",
-        "no: a global filled on demand, not two module-level tables",
-        [("tini_py/signals.py", append("\n\n_name_tables()  # undone\n"))],
-        op=("from tini_py import signals", "signals._name_tables()")),
-    Optimisation(
-        "routes", "each signal's route decided at its first arrival, not 62 at start",
-        "supervise.Supervisor.route", "no (slightly): a cache, not a table",
-        [("tini_py/supervise.py", after("        self.plain = {}\n", ROUTES_AT_START))],
-        op=(SUPERVISOR, "for number in FORWARDED: supervisor.route(number)")),
     lazy_import("drain", "drain.py (and processes.py) imported only when processes are left",
                 "__main__.supervise", MAIN, "from tini_py.drain import drain_leftovers",
                 "tini_py.drain"),
@@ -192,7 +162,9 @@ OPTIMISATIONS = [
             "                posix.kill(-1, 0)\n"
             "            except OSError:\n"
             "                return False\n"
-            "            return True\n", ""))]),
+            "            return True\n", ""))],
+        needed="a right answer as PID 1 without a /proc of its own namespace (the walk "
+        "would see only the child's group)"),
     lazy_import("jobcontrol", "jobcontrol.py imported only at a terminal",
                 "supervise.Supervisor", "tini_py/supervise.py",
                 "from tini_py.jobcontrol import TerminalJob", "tini_py.jobcontrol"),
@@ -232,18 +204,6 @@ OPTIMISATIONS = [
     lazy_import("prestop", "prestop.py (which imports os) imported only for `prestop`",
                 "__main__.run_action", MAIN, "from tini_py.prestop import run_prestop",
                 "tini_py.prestop"),
-    Optimisation(
-        "errno", "errno numbers written out (ESRCH = 3), not `import errno`",
-        "supervise, spawn, processes", "no: numbers instead of names",
-        [eager("tini_py/supervise.py", "import errno")],
-        op=import_op("errno")),
-    Optimisation(
-        "exitcause", "cgroup files read with posix calls, not open()", "exitcause._read",
-        "no: open() would be 4 lines",
-        [("tini_py/exitcause.py", replace_def("_read", EXITCAUSE_OPEN))],
-        op=("from tini_py import exitcause\n%s\nexitcause._read = _read" % EXITCAUSE_OPEN,
-            "exitcause.ExitCause()"),
-        op_as_is=("from tini_py import exitcause", "exitcause.ExitCause()")),
     Optimisation(
         "argparse", "hand-written option parsing, not argparse (the import only)", "config.py",
         "no: argparse would be shorter, though tini's -g and the environment layer stay",
@@ -287,13 +247,6 @@ OPTIMISATIONS = [
             "line = \"#!/usr/bin/env -S --block-signal %s -IS -c '%s'\" % (interpreter, boot)",
             "line = \"#!/usr/bin/env -S --block-signal %s -IS\" % interpreter  # undone"))],
         form="zipapp", op=import_op("runpy")),
-    Optimisation(
-        "hot-path", "the hot forwarding path: one dict lookup and one kill() per signal "
-        "(latency, not start-up)", "supervise.Supervisor.forward_plain_signals",
-        "no: a second loop",
-        [("tini_py/supervise.py", replace(
-            "            if self.verbose or self.stop_deadline or self.held_until:\n",
-            "            if True:  # undone\n"))], form="latency"),
 ]
 
 
@@ -357,7 +310,7 @@ class Copies:
 
 
 def build_inits(copies, chosen):
-    """{key: (Init as it is, Init undone)} for the start-up A/Bs and the latency one;
+    """{key: (Init as it is, Init undone)} for the start-up A/Bs;
     the as-is Inits are shared by the optimisations of one form."""
     image, shell = bench.image_env(copies.venv_bin), bench.shell_env()
     as_is = {"installed": bench.Init("as-is", [copies.installed_copy("as-is", []), "--"], image)}
@@ -372,7 +325,7 @@ def build_inits(copies, chosen):
         else:
             env = shell if opt.form == "shims" else image
             undone = bench.Init(opt.key, [copies.installed_copy(opt.key, opt.patches), "--"], env)
-        base = as_is["installed" if opt.form == "latency" else opt.form]
+        base = as_is[opt.form]
         for init in (base, undone):
             ok, why = bench.tini_py_runnable(init.argv, init.env)
             if not ok:
@@ -400,7 +353,6 @@ def measure_startup(as_is, again, pairs, runs):
     """{key: (gain ms, low, high)}, and the start-up cost of each Init (ms over /bin/true)."""
     inits = list(as_is.values()) + [again]
     inits += [undone for key, (_, undone) in pairs.items() if undone not in inits]
-    inits = [i for i in inits if i.name != "hot-path"]
     log("start-up: %d inits, %d rounds" % (len(inits), runs))
     times = bench.startup_times(inits, runs)
     base = statistics.median(times[None])
@@ -464,30 +416,6 @@ def measure_ops(copies, chosen, runs):
             for key, _ in programs}, modules
 
 
-def measure_latency(pairs, tini, rounds, samples, soak, cpu):
-    """{name: (p50 us, p99 us, CPU us per forwarded signal)}, as it is /
-    undone / tini: run.py's ping-pong, then its soak (a blast of SIGUSR2),
-    in each session."""
-    plain, undone = pairs["hot-path"]
-    inits = [plain, undone] + ([tini] if tini else [])
-    tmp = tempfile.mkdtemp(prefix="tini-py-opt-lat.")
-    try:
-        tool = bench.compile_tool(tmp)
-        cfg = types.SimpleNamespace(samples=samples, gap_us=100, cpu=cpu, idle=0, soak=soak)
-        lat = {i.name: [] for i in inits}
-        cpu_per_signal = {i.name: [] for i in inits}
-        for rnd in range(rounds):
-            for init in inits[rnd % len(inits):] + inits[:rnd % len(inits)]:
-                log("latency round %d/%d: %s" % (rnd + 1, rounds, init.name))
-                r = bench.run_signal_session(init, tool, tmp, cfg, False, True)
-                lat[init.name] += r["lat_ns"]
-                cpu_per_signal[init.name].append(r["soak"]["cpu_us_per_forward"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {n: (bench.pct(v, 50) / 1000, bench.pct(v, 99) / 1000,
-                statistics.median(cpu_per_signal[n])) for n, v in lat.items()}
-
-
 # ---------------------------------------------------------------- report
 
 def verdict(opt, gain):
@@ -500,35 +428,13 @@ def verdict(opt, gain):
     return "**candidate for removal**"
 
 
-def latency_verdict(opt, latency, tini_name):
-    """Kept if undoing it would miss the latency goal (p50 <= 1.25x tini's)."""
-    plain, undone = latency["as-is"], latency[opt.key]
-    if opt.simpler.startswith(("yes", "same")):
-        return "keep (the code is no less simple)"
-    if tini_name is None:
-        return "no tini to compare with"
-    tini = latency[tini_name][0]
-    ratios = "p50 %.2fx tini undone, %.2fx as it is" % (undone[0] / tini, plain[0] / tini)
-    if undone[0] > LATENCY_GOAL * tini:
-        return "keep (%s; goal <= %.2fx)" % (ratios, LATENCY_GOAL)
-    return "**candidate for removal** (%s)" % ratios
-
-
-def table(chosen, gains, ops, latency, tini_name):
+def table(chosen, gains, ops):
     lines = ["| optimisation (key) | where | A/B gain, ms (95% interval) | isolated operation, ms "
              "| simpler than the alternative? | verdict |", "|---|---|---|---|---|---|"]
     for opt in chosen:
-        if opt.form == "latency":
-            if not latency:
-                continue
-            p, u = latency["as-is"], latency[opt.key]
-            ab = ("latency p50 %.1f -> %.1f us, p99 %.1f -> %.1f us; CPU per forwarded signal "
-                  "%.2f -> %.2f us (as it is -> undone)" % (p[0], u[0], p[1], u[1], p[2], u[2]))
-            judged = latency_verdict(opt, latency, tini_name)
-        else:
-            g = gains.get(opt.key)
-            ab = "%.2f (%.2f to %.2f)" % g if g else "-"
-            judged = verdict(opt, g[0] if g else None)
+        g = gains.get(opt.key)
+        ab = "%.2f (%.2f to %.2f)" % g if g else "-"
+        judged = verdict(opt, g[0] if g else None)
         op = ops.get(opt.key)
         op_text = "-" if op is None else "%.3f" % (op[0] - op[1])
         lines.append("| %s (`%s`) | %s | %s | %s | %s | %s |"
@@ -545,16 +451,10 @@ def main():
     ap.add_argument("--runs", type=int, default=400, help="start-up rounds (default 400)")
     ap.add_argument("--op-runs", type=int, default=100,
                     help="fresh interpreters per isolated operation (default 100)")
-    ap.add_argument("--latency-rounds", type=int, default=10, help="latency sessions per init")
-    ap.add_argument("--samples", type=int, default=500, help="signals per latency session")
-    ap.add_argument("--soak", type=int, default=100000,
-                    help="SIGUSR2 blasted at the end of each latency session")
     ap.add_argument("--only", metavar="KEYS", help="comma list of optimisation keys: "
                     + ",".join(o.key for o in OPTIMISATIONS))
     ap.add_argument("--check", action="store_true",
                     help="only build every copy and check that it runs (no measurement)")
-    ap.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)),
-                    help="pin latency sessions to this CPU (default: the last)")
     cfg = ap.parse_args()
     chosen = OPTIMISATIONS
     if cfg.only:
@@ -579,19 +479,10 @@ def main():
         gains, cost = measure_startup(as_is, again, pairs, cfg.runs)
         ops, modules = measure_ops(copies, chosen, cfg.op_runs) if any(o.op for o in chosen) \
             else ({}, [])
-        latency, tini_name = {}, None
-        if "hot-path" in pairs:
-            tini_path = bench.ensure_debian_inits()["tini"]
-            tini = bench.Init("tini", [tini_path, "-g", "--"]) if tini_path else None
-            tini_name = tini and tini.name
-            lat = measure_latency(pairs, tini, cfg.latency_rounds, cfg.samples, cfg.soak, cfg.cpu)
-            latency = {"as-is": lat[pairs["hot-path"][0].name], "hot-path": lat["hot-path"]}
-            if tini:
-                latency[tini.name] = lat[tini.name]
         rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                              stdout=subprocess.PIPE).stdout.decode().strip()
         print()
-        print("\n".join(table(chosen, gains, ops, latency, tini_name)))
+        print("\n".join(table(chosen, gains, ops)))
         print()
         print("A/B: median of `unshare ... INIT -- /bin/true` undone minus as it is, %d interleaved "
               "rounds; start-up cost as it is %.2f ms over /bin/true (installed command)%s."
@@ -600,12 +491,6 @@ def main():
         if ops:
             print("Isolated operation: median of %d fresh `python -I -S` (%d modules preloaded, "
                   "as a plain run imports them), undone minus as it is." % (cfg.op_runs, len(modules)))
-        if latency:
-            print("Latency: run.py's ping-pong, %d sessions x %d signals per init, pinned to CPU %d, "
-                  "each session then blasted with %d SIGUSR2 (CPU: median over the sessions)%s."
-                  % (cfg.latency_rounds, cfg.samples, cfg.cpu, cfg.soak,
-                     "; tini p50 %.1f us, p99 %.1f us, CPU %.2f us" % latency[tini_name]
-                     if tini_name else ""))
         print("%s UTC, commit %s, python %s, load average (1 min) %.1f at start, %.1f at end, "
               "%d CPUs; command: python3 bench/optimisations.py %s"
               % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), rev,

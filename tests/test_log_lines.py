@@ -49,9 +49,12 @@ def test_leftover_outside_the_stopped_group_is_counted(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_group_member_the_stop_reached_is_waited_for_and_said(mode):
+def test_a_group_member_the_stop_reached_is_waited_for_and_said(mode, tmp_path):
+    # The TERM is sent once the member ignores it (it would die of it otherwise).
+    ready = tmp_path / "ignoring"
     result = run_tini(["-v", "--", "sh", "-c",
-                       '(trap "" TERM; exec sleep 0.5) & kill -TERM $PPID; wait'], mode=mode)
+                       '(trap "" TERM; : > %s; exec sleep 0.5) & until [ -e %s ]; do sleep 0.01; '
+                       'done; kill -TERM $PPID; wait' % (ready, ready)], mode=mode)
     assert result.returncode == 143
     assert re.search(r"main child is gone; waiting up to 5s for 1 process of its group, "
                      r"which the stop reached\n\Z", result.stderr), result.stderr

@@ -20,7 +20,7 @@ def main():
     from tini_py.spawn import decoded, original_environment, restore_launcher_path
 
     child_mask = isolate(inherited_mask)
-    environment = original_environment(isolated=True)
+    environment = original_environment()
     restore_launcher_path(environment)
     try:
         config = configure(sys.argv[1:], decoded(environment))

@@ -31,7 +31,7 @@ def drain_leftovers(supervisor):
         deadline = min(deadline, supervisor.stop_deadline)
 
     def forward_to_everyone(received):
-        route = supervisor.route(received)
+        route = supervisor.routes[received]
         if route.signal:
             signal_everyone(route.signal, supervisor.is_pid1, supervisor.group)
             if route.stops:

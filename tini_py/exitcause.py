@@ -62,17 +62,12 @@ def memory_limit(cgroup):
 
 
 def _read(path):
-    """A small file's text, or None (posix calls: this runs at every start)."""
+    """A small file's text, or None."""
     try:
-        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+        with open(path, encoding="ascii", errors="replace") as source:
+            return source.read()
     except OSError:
         return None
-    try:
-        return posix.read(fd, 65536).decode("ascii", "replace")
-    except OSError:
-        return None
-    finally:
-        posix.close(fd)
 
 
 class ExitCause:

@@ -29,11 +29,6 @@ class Route:
         self.held = held            # --delay holds it before forwarding
         self.resumes = resumes      # hand the terminal back before forwarding
 
-    @property
-    def plain(self):
-        """Forward and forget: nothing to do but one kill()."""
-        return bool(self.signal) and not (self.stops or self.held or self.resumes)
-
     def __repr__(self):
         target = signal_name(self.signal) if self.signal else "dropped"
         flags = [name for name in ("stops", "held", "resumes") if getattr(self, name)]
@@ -42,7 +37,7 @@ class Route:
 
 
 def route_of(config, received):
-    """The Route of one received signal (the supervisor asks at its first arrival)."""
+    """The Route of one received signal (the supervisor asks for each at its start)."""
     target = config.rewrites.get(received, received)
     recipient = config.recipients.get(target, config.default_recipient)
     # The stop: a received TERM (whatever it became), or a signal that

@@ -9,12 +9,12 @@ that is not our pid namespace's, or none, leaves us the child's process group.
 Used once the main child has exited (drain.py), by the -t SIGKILL, and by
 `tini-py prestop`.
 """
+import errno
 import posix
 import _signal
 
 from tini_py import log
 
-ESRCH = 3
 
 
 def descendants_alive(group):
@@ -91,7 +91,7 @@ class Tally:
         """Count the outcome of one kill(); ``ours``: it reached many at once."""
         if error is None:
             self.sent += not ours
-        elif error.errno != ESRCH:
+        elif error.errno != errno.ESRCH:
             self.refused[error.strerror] = self.refused.get(error.strerror, 0) + 1
 
 
@@ -187,7 +187,7 @@ def _pidfd_signal(pidfd, number):
     except AttributeError:
         return _UNUSABLE
     except OSError as error:
-        if error.errno == ESRCH:
+        if error.errno == errno.ESRCH:
             return None
         return _UNUSABLE if _pidfd_missing(error) else error
     return None
@@ -195,10 +195,7 @@ def _pidfd_signal(pidfd, number):
 
 def _pidfd_missing(error):
     """ENOSYS: no such call (kernel < 5.3); EPERM: a seccomp filter denies it
-    (Docker before 20.10).  errno is imported here, off the start-up path;
-    ENOSYS is not written as a number like the errnos below 35 elsewhere:
-    it differs between architectures (38 on x86 and arm, 89 on mips)."""
-    import errno
+    (Docker before 20.10)."""
     return error.errno in (errno.ENOSYS, errno.EPERM)
 
 

@@ -29,28 +29,23 @@ LAUNCHER_MASK = BLOCKED - {SIGCHLD}
 # A forwarded signal in this set means "stop": it starts the -t clock.
 STOP_SIGNALS = frozenset((_signal.SIGTERM, _signal.SIGINT, _signal.SIGQUIT))
 
-_ALIASES = ("SIGCLD", "SIGIOT", "SIGPOLL")
-_names = None  # built at the first name: `tini-py -- cmd` needs none
+
+def _signal_names():
+    """{"TERM": 15, ...} with the aliases, and {15: "TERM", ...}."""
+    aliases = ("SIGCLD", "SIGIOT", "SIGPOLL", "SIGRTMIN", "SIGRTMAX")
+    by_name = {name[3:]: number for name, number in vars(_signal).items()
+               if name.startswith("SIG") and not name.startswith("SIG_")
+               and name not in aliases}
+    if 16 not in by_name.values():
+        # Linux's SIGSTKFLT (16 where no other signal is): Python 3.9
+        # and 3.10 do not name it, 3.11 and later do.
+        by_name["STKFLT"] = 16
+    by_number = {number: name for name, number in by_name.items()}
+    by_name.update(CLD=_signal.SIGCHLD, IOT=_signal.SIGABRT, POLL=_signal.SIGIO)
+    return by_name, by_number
 
 
-def _name_tables():
-    """({"TERM": 15, ...} with the aliases, {15: "TERM", ...})."""
-    global _names
-    if _names is None:
-        by_name = {
-            name[3:]: number
-            for name, number in vars(_signal).items()
-            if name.startswith("SIG") and not name.startswith("SIG_")
-            and name not in _ALIASES and name not in ("SIGRTMIN", "SIGRTMAX")
-        }
-        if 16 not in by_name.values():
-            # Linux's SIGSTKFLT (16 where no other signal is): Python 3.9
-            # and 3.10 do not name it, 3.11 and later do.
-            by_name["STKFLT"] = 16
-        by_number = {number: name for name, number in by_name.items()}
-        by_name.update(CLD=_signal.SIGCHLD, IOT=_signal.SIGABRT, POLL=_signal.SIGIO)
-        _names = by_name, by_number
-    return _names
+NUMBER_OF_NAME, NAME_OF_NUMBER = _signal_names()
 
 
 def block_signals():
@@ -96,9 +91,8 @@ def wait_for_signal(timeout):
 
 def signal_name(number):
     """SIGTERM, SIGRTMIN+3, ... for log lines."""
-    by_number = _name_tables()[1]
-    if number in by_number:
-        return "SIG" + by_number[number]
+    if number in NAME_OF_NUMBER:
+        return "SIG" + NAME_OF_NUMBER[number]
     if number == RTMAX:
         return "SIGRTMAX"
     if RTMIN <= number < RTMAX:
@@ -108,7 +102,6 @@ def signal_name(number):
 
 def parse_signal(text, allow_zero=False):
     """QUIT, SIGQUIT, quit, 3, RTMIN+2, SIGRTMAX-1 -> number; ValueError if not."""
-    by_name, by_number = _name_tables()
     word = text.strip().upper()
     if word.startswith("SIG"):
         word = word[3:]
@@ -116,11 +109,11 @@ def parse_signal(text, allow_zero=False):
         number = int(word)
         if number == 0 and allow_zero:
             return 0
-        if number in by_number or RTMIN <= number <= RTMAX:
+        if number in NAME_OF_NUMBER or RTMIN <= number <= RTMAX:
             return number
         raise ValueError("no such signal: %r" % text)
-    if word in by_name:
-        return by_name[word]
+    if word in NUMBER_OF_NAME:
+        return NUMBER_OF_NAME[word]
     number = _parse_realtime(word)
     if number is None:
         raise ValueError("no such signal: %r" % text)

@@ -11,15 +11,14 @@ Kernel rule: a process whose parent does not wait for it stays a zombie; as
 PID 1 (or a child subreaper) every orphan below us becomes our child, so
 tini-py reaps all of them, not only the command.
 """
+import errno
 import posix
 import _signal
 import time
 
 from tini_py import log
 from tini_py.policy import CHILD, GROUP, route_of
-from tini_py.signals import SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
-
-ESRCH, EPERM = 3, 1
+from tini_py.signals import FORWARDED, SIGCHLD, SIGKILL, SIGTERM, signal_name, wait_for_signal
 
 
 class Supervisor:
@@ -32,11 +31,7 @@ class Supervisor:
         if terminal is not None:
             from tini_py.jobcontrol import TerminalJob
             self.job = TerminalJob(terminal, is_pid1, child_pid)
-        # Each signal's route is decided at its first arrival (policy.route_of);
-        # one that needs nothing but one kill() then goes on the hot path:
-        # received -> (signal, kill() target).
-        self.routes = {}
-        self.plain = {}
+        self.routes = {number: route_of(config, number) for number in FORWARDED}
         self.verbose = log.level >= log.INFO
         self.status = None          # the main child's wait status, once reaped
         self.stop = None            # the Route of the first stop forwarded
@@ -54,36 +49,8 @@ class Supervisor:
     def supervise_child(self):
         """Run until the main child has exited; return its wait status."""
         while self.status is None:
-            if self.verbose or self.stop_deadline or self.held_until:
-                self.step(self.forward)
-            else:
-                self.forward_plain_signals()
+            self.step(self.forward)
         return self.status
-
-    def forward_plain_signals(self):
-        """The hot path of a quiet, idle init: one dict lookup and one kill()
-        per signal (every call on this path adds to the forwarding latency).
-
-        Returns after anything that is not a plain route -- SIGCHLD, a stop,
-        a drop, a held TERM, a signal's first arrival -- has been handled, so
-        the caller can arm or fire timers.
-        """
-        plain, kill = self.plain, posix.kill
-        try:
-            while True:
-                number = wait_for_signal(None)
-                decision = plain.get(number)
-                if decision is None:
-                    self.dispatch(number, self.forward)
-                    return
-                try:
-                    kill(decision[1], decision[0])
-                except OSError:
-                    self.forward(number)  # knows the fallbacks, and says a refusal
-                    return
-        except Exception as error:  # noqa: BLE001 - PID 1 must not die
-            log.error("internal error, carrying on: %s: %s"
-                      % (type(error).__name__, error))
 
     def step(self, on_signal, deadline=None):
         """Wait for one signal or deadline and act on it; never raise.
@@ -118,17 +85,9 @@ class Supervisor:
 
     # -- signals ----------------------------------------------------------
 
-    def route(self, received):
-        route = self.routes.get(received)
-        if route is None:
-            route = self.routes[received] = route_of(self.config, received)
-            if route.plain:
-                self.plain[received] = (route.signal, self.recipient_pid(route.recipient))
-        return route
-
     def forward(self, received):
         """Carry out the route of a received signal while the child runs."""
-        route = self.route(received)
+        route = self.routes[received]
         if route.held and not self.delay_spent:
             if self.held_until is None:
                 self.held_until = time.monotonic() + self.config.delay
@@ -144,7 +103,7 @@ class Supervisor:
         if route.resumes and self.job and self.job.active:
             self.job.give_terminal_to_child()
             recipient = GROUP  # the terminal stopped all of it: fg/bg resume all of it
-        if self.verbose:  # the hot path: format only when shown
+        if self.verbose:  # format only when shown
             log.info("received %s, forwarding %s to %s"
                      % (signal_name(received), signal_name(route.signal),
                         self.describe_recipient(recipient)))
@@ -169,17 +128,17 @@ class Supervisor:
                 posix.kill(-self.group, number)
                 return
             except OSError as error:
-                if error.errno != ESRCH:
+                if error.errno != errno.ESRCH:
                     self.say_refused(number, GROUP, error, "; trying the main child alone")
         try:
             posix.kill(self.child, number)
         except OSError as error:
-            if error.errno != ESRCH:
+            if error.errno != errno.ESRCH:
                 self.say_refused(number, CHILD, error, "")
 
     def say_refused(self, number, recipient, error, then):
         why = ""
-        if error.errno == EPERM:
+        if error.errno == errno.EPERM:
             why = " (it runs as another user, and tini-py may not signal it)"
         target = ("process group %d" % self.group if recipient == GROUP
                   else "the main child %d" % self.child)

@@ -111,6 +111,15 @@ def test_a_death_tini_py_did_not_cause_is_said_in_one_line(mode):
     assert KILLED.fullmatch(result.stderr) and KILLED.match(result.stderr).group(1) == "SIGSEGV"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_at_v_the_death_is_still_said_once(mode):
+    result = run_tini(["-v", "--", "sh", "-c", "kill -SEGV $$"], mode=mode)
+    assert result.returncode == 139
+    assert [line for line in result.stderr.splitlines() if "main child" in line] == [
+        "tini-py: main child %s was killed by SIGSEGV" % result.stderr.split(" as pid ")[1].split()[0]
+    ], result.stderr
+
+
 @pytest.mark.parametrize("args", [
     ["--", "sh", "-c", "kill -TERM $PPID; sleep 5"],               # the stop, forwarded
     ["-g", "QUIT", "--", "sh", "-c", "kill -TERM $PPID; sleep 5"],  # the stop, rewritten

@@ -102,7 +102,7 @@ def hint_at_a_profile(command):
 def supervise(config, child, is_pid1, parent_alive, terminal):
     from tini_py import log
     from tini_py.exitcause import ExitCause, explain_death
-    from tini_py.supervise import Supervisor, exit_code_of
+    from tini_py.supervise import Supervisor, describe_status, exit_code_of
 
     # Read while the child execs: its OOM kills are counted from here on.
     exit_cause = ExitCause()
@@ -110,9 +110,13 @@ def supervise(config, child, is_pid1, parent_alive, terminal):
     if not parent_alive:
         supervisor.forward(config.pdeathsig)
     status = supervisor.supervise_child()
+    # One line on the main child's end: a warning when tini-py did not cause
+    # its death by signal (explain_death), else at -v.
     line = explain_death(exit_cause, supervisor, status)
     if line:
         log.warning(line)
+    else:
+        log.info("main child %d %s" % (supervisor.child, describe_status(status)))
     try:
         if supervisor.anything_left():
             from tini_py.drain import drain_leftovers

@@ -62,10 +62,11 @@ def memory_limit(cgroup):
 
 
 def _read(path):
-    """A small file's text, or None."""
+    """A small file's text, or None.  (Bytes decoded here: a text-mode open
+    would import the ascii codec, a quarter of a millisecond of every start.)"""
     try:
-        with open(path, encoding="ascii", errors="replace") as source:
-            return source.read()
+        with open(path, "rb") as source:
+            return source.read().decode("ascii", "replace")
     except OSError:
         return None
 

@@ -205,8 +205,7 @@ class Supervisor:
             elif pid == self.child:
                 self.child_stopped = False
         elif pid == self.child:
-            self.status = status
-            log.info("main child %d %s" % (pid, describe_status(status)))
+            self.status = status  # said once it is explained (__main__.supervise)
         elif self.config.warn_reap:
             log.warning("reaped zombie process %d, which %s" % (pid, describe_status(status)))
         elif log.level >= log.DEBUG:

@@ -279,16 +279,54 @@ def parent_of(pid):
     return int(fields[1]) if fields else None
 
 
+# A delay for signal_after_exec: as soon as the launcher has exec'd the
+# interpreter.  GNU env blocks every signal before that exec, and a blocked
+# signal stays pending across execve; so a signal sent then is one tini-py
+# must deliver, however long env itself took to start on this machine.
+AT_BLOCK = "blocked"
+
+
 def signal_after_exec(events, wanted, delay_ms, sig=signal.SIGTERM):
-    """Send sig to the process wanted() picks, delay_ms after its exec;
-    return (pid, exec time in ns, ms between the exec and the kill)."""
+    """Send sig to the process wanted() picks, delay_ms after its exec (or
+    at AT_BLOCK).  Return (pid, exec time in ns, ms between the exec and the
+    kill, ms between the exec and the launcher's exec of the interpreter, or
+    None when there was none within a second)."""
     pid, stamp = events.wait_exec(wanted)
-    due = stamp + int(delay_ms * 1e6)
-    ahead = (due - time.monotonic_ns()) / 1e9 - 0.0003
-    if ahead > 0:
-        time.sleep(ahead)
-    while time.monotonic_ns() < due:
-        pass  # the last 0.3 ms busy: sleep() may overshoot
+    if delay_ms == AT_BLOCK:
+        interpreter_exec = events.next_exec_of(pid, timeout=1)
+        assert interpreter_exec is not None, "the launcher of %d exec'd nothing" % pid
+    else:
+        due = stamp + int(delay_ms * 1e6)
+        ahead = (due - time.monotonic_ns()) / 1e9 - 0.0003
+        if ahead > 0:
+            time.sleep(ahead)
+        while time.monotonic_ns() < due:
+            pass  # the last 0.3 ms busy: sleep() may overshoot
     sent = time.monotonic_ns()
     os.kill(pid, sig)
-    return pid, stamp, (sent - stamp) / 1e6
+    if delay_ms != AT_BLOCK:
+        interpreter_exec = events.next_exec_of(pid, timeout=1)
+    blocked_ms = None if interpreter_exec is None else (interpreter_exec - stamp) / 1e6
+    return pid, stamp, (sent - stamp) / 1e6, blocked_ms
+
+
+def runs_after_the_block(one_run, delay_ms, wanted, tries):
+    """Call one_run() -> (outcome, ms exec -> signal, ms exec -> block) up to
+    tries times, until wanted runs sent their signal after the launcher had
+    blocked it.  A run whose signal came sooner tests nothing (the kernel
+    drops it, as it would for tini), nor one whose sender was late (a loaded
+    machine).  Returns (the runs counted, the runs that came too early), each
+    as (outcome, ms, ms) rounded."""
+    counted, early = [], []
+    for _ in range(tries):
+        if len(counted) == wanted:
+            break
+        outcome, sent_ms, blocked_ms = one_run()
+        if delay_ms != AT_BLOCK and sent_ms > delay_ms + 2:
+            continue
+        run = (outcome, round(sent_ms, 2), blocked_ms and round(blocked_ms, 2))
+        if blocked_ms is not None and sent_ms < blocked_ms:
+            early.append(run)
+        else:
+            counted.append(run)
+    return counted, early

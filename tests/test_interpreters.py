@@ -42,13 +42,6 @@ CONTRACT = [
     "test_startup_loading.py",
     "test_profile_hint_and_routes.py",
 ]
-# Run by the main session only: a TERM 1 ms after the exec times GNU env's
-# start until it has blocked the signals (the launcher, in C), the same under
-# every interpreter; what the interpreter adds, a TERM kept pending across
-# the exec into it, is what the 2, 5 and 20 ms cases test.  (Under load env
-# needs more than 1 ms in most tries, and the test runs short of tries.)
-MAIN_SESSION_ONLY = ["tests/test_launch.py::test_term_right_after_exec_as_pid1_is_not_lost[%s-1]"
-                     % form for form in ("venv", "zipapp")]
 VERSIONS = pytest.mark.parametrize("version", SUPPORTED, ids=dotted)
 
 
@@ -60,7 +53,6 @@ def test_the_contract_holds_under(version, tmp_path, capsys):
     interpreter = interpreter_or_skip(version)
     command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
                "--basetemp", str(tmp_path / "basetemp")] + ["tests/" + name for name in CONTRACT]
-    command += [word for test in MAIN_SESSION_ONLY for word in ("--deselect", test)]
     env = dict(os.environ, **{TEST_PYTHON_VARIABLE: interpreter.path})
     result = subprocess.run(command, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=1800)

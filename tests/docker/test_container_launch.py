@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from installed import FATAL, ExecEvents, signal_after_exec
+from installed import AT_BLOCK, FATAL, ExecEvents, runs_after_the_block, signal_after_exec
 
 from .conftest import LABEL, OTHER_RELEASES
 from .servers_util import record
@@ -26,13 +26,6 @@ import os, threading, time
 open("/out/sitecustomize.%d" % os.getpid(), "w").close()
 threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
 """
-# Other Debian releases: the shortest delay at which most container starts
-# have the launcher's signals blocked already.  A TERM before that is
-# dropped by the kernel (PID 1, no handler yet) and the run tests nothing.
-# Debian 13's env blocks later: exec -> SigBlk set, polled from the host,
-# median 0.7-1.3 ms, p90 3-4 ms here, against 0.6-0.7 ms and 1.1-1.9 ms on
-# Debian 11 and 12; at 1 ms only 1-4 runs of 20 came after the block.
-SHORTEST_DELAY_MS = {"bullseye": 1, "trixie": 2}
 PTH = ("import os, threading, time; open('/out/pth.%d' % os.getpid(), 'w').close(); "
        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n")
 
@@ -45,9 +38,9 @@ def docker_cli(engine, *args):
 
 def term_after_exec_in_a_container(engine, image, delay_ms):
     """docker run IMAGE sleep 30.<token> (an InstalledImage); TERM from the
-    host delay_ms after the container's process exec'd.  Returns (exit code
-    or None if it kept running, ms exec -> TERM, ms exec -> the launcher's
-    exec of python3)."""
+    host delay_ms after the container's process exec'd (or at AT_BLOCK).
+    Returns (exit code or None if it kept running, ms exec -> TERM, ms exec
+    -> the launcher's exec of python3)."""
     name = "tini-py-early-%s" % uuid.uuid4().hex[:12]
     token = "30.%d" % (uuid.uuid4().int % 10 ** 9)
     wanted, command = token.encode(), image.command.encode()
@@ -59,8 +52,7 @@ def term_after_exec_in_a_container(engine, image, delay_ms):
         with ExecEvents() as events:
             cli = docker_cli(engine, "run", "-d", "--name", name, "--network", "none",
                              "--label", LABEL, image.tag, "sleep", token)
-            pid, stamp, sent_ms = signal_after_exec(events, container_process, delay_ms)
-            python_exec = events.next_exec_of(pid, timeout=1)
+            _, _, sent_ms, blocked_ms = signal_after_exec(events, container_process, delay_ms)
         cli.communicate(timeout=60)
         deadline = time.monotonic() + 5
         code = None
@@ -73,38 +65,21 @@ def term_after_exec_in_a_container(engine, image, delay_ms):
             time.sleep(0.1)
     finally:
         engine("rm", "-f", name, check=False)
-    blocked_ms = None if python_exec is None else (python_exec - stamp) / 1e6
     return code, sent_ms, blocked_ms
 
 
-def at_shortest_delay(image):
-    delay = SHORTEST_DELAY_MS[image.split("-")[0]]
-    return pytest.param(image, delay, id="%s-%d" % (image, delay))
-
-
 @pytest.mark.parametrize("installed_image, delay_ms", [
-    *[pytest.param("bookworm-zipapp", delay, id=str(delay)) for delay in (1, 5, 20)],
-    *map(at_shortest_delay, OTHER_RELEASES),
+    *[pytest.param("bookworm-zipapp", delay, id=str(delay)) for delay in (AT_BLOCK, 5, 20)],
+    *[pytest.param(image, AT_BLOCK, id="%s-%s" % (image, AT_BLOCK)) for image in OTHER_RELEASES],
 ], indirect=["installed_image"])
 def test_term_right_after_the_containers_exec_is_not_lost(docker_engine, installed_image,
                                                           delay_ms):
     """As in tests/test_launch.py: every TERM that comes after the launcher
     blocked the signals reaches the command (`sleep` dies: exit 143)."""
-    counted, early = [], []
-    # Up to 40 starts to find 5 whose TERM came after the launcher blocked:
-    # on a loaded machine env takes longer than 1 ms in most starts, and a
-    # TERM before the block tests nothing (the kernel drops it, as for tini).
-    for _ in range(40):
-        if len(counted) == 5:
-            break
-        code, sent_ms, blocked_ms = term_after_exec_in_a_container(docker_engine,
-                                                                   installed_image, delay_ms)
-        if sent_ms > delay_ms + 2:
-            continue  # the sender was late: not a test of the window
-        if blocked_ms is not None and sent_ms < blocked_ms:
-            early.append((code, round(sent_ms, 2), round(blocked_ms, 2)))
-            continue
-        counted.append((code, round(sent_ms, 2), blocked_ms and round(blocked_ms, 2)))
+    # Up to 40 starts to find 5 whose TERM came after the launcher blocked.
+    counted, early = runs_after_the_block(
+        lambda: term_after_exec_in_a_container(docker_engine, installed_image, delay_ms),
+        delay_ms, 5, 40)
     record("TERM after exec", image=installed_image.tag, delay_ms=delay_ms, counted=counted,
            early=early)
     assert len(counted) == 5, "too few runs after the launcher blocked: %r" % early

@@ -7,6 +7,7 @@ and a child that stops itself.
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
@@ -244,16 +245,22 @@ def test_stopped_child_continues(tini, tmp_path, how):
     if how == "self":
         script = 'kill -STOP $$; echo resumed > "$1"; exit 4'
     else:
-        script = 'echo > "$1.started"; while [ ! -e "$1.go" ]; do sleep 0.05; done; ' \
-                 'echo resumed > "$1"; exit 4'
-    proc = tini(["sh", "-c", script, "sh", str(done)])
+        # The child waits in `read` on its stdin, not in a loop of `sleep`s:
+        # dash starts a command with vfork(), and a TSTP that reaches the
+        # group in that window stops the vfork child before its exec while
+        # the parent waits for it (state D, signals blocked) with the TSTP
+        # pending -- which the SIGCONT then discards (kernel rule: SIGCONT
+        # clears pending stop signals), so sh itself never shows T.
+        script = 'echo > "$1.started"; read go; echo resumed > "$1"; exit 4'
+    proc = tini(["sh", "-c", script, "sh", str(done)], stdin=subprocess.PIPE)
     if how == "tstp":
         wait_for(lambda: os.path.exists(str(done) + ".started"), what="child started")
         proc.kill(signal.SIGTSTP)
     child = wait_for(lambda: proc.descendants(), what="the child")[0]
     wait_for(lambda: proc_state(child) == "T", what="child stopped")
     if how == "tstp":
-        open(str(done) + ".go", "w").close()
+        proc.popen.stdin.write(b"go\n")  # what it waits for: read once it runs again
+        proc.popen.stdin.flush()
     time.sleep(0.5)
     assert proc.running(), "tini-py exited while the child was stopped: %r" % proc.stderr
     assert proc_state(child) == "T"

@@ -256,12 +256,8 @@ class ExecEvents:
         """(pid, exec time in ns) of the first exec whose /proc/PID/cmdline
         satisfies wanted(pid, words)."""
         for pid, stamp in self.events(timeout):
-            try:
-                with open("/proc/%d/cmdline" % pid, "rb") as source:
-                    words = source.read().split(b"\0")
-            except OSError:
-                continue
-            if wanted(pid, words):
+            words = command_line(pid)
+            if words is not None and wanted(pid, words):
                 return pid, stamp
         raise AssertionError("no exec event matched within %ss" % timeout)
 
@@ -271,6 +267,26 @@ class ExecEvents:
             if other == pid:
                 return stamp
         return None
+
+
+def command_line(pid):
+    """pid's argv as bytes words, or None when it is gone.
+
+    Kernel rule: /proc/PID/cmdline reads the argv in the process's memory;
+    in the middle of an execve (the old memory dropped, the new argv not
+    yet laid out) it reads empty.  An exec event read late, on a loaded
+    machine, meets the launcher exactly there as it execs python3 -- so an
+    empty read is retried for a few milliseconds (a zombie stays empty)."""
+    for _ in range(30):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as source:
+                words = source.read().split(b"\0")
+        except OSError:
+            return None
+        if words != [b""]:
+            break
+        time.sleep(0.0001)
+    return words
 
 
 def parent_of(pid):
